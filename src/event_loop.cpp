@@ -89,18 +89,25 @@ void loop_core::wake_ready() noexcept {
 void loop_core::run_ready() noexcept {
     event_loop& loop = self();
     running_scope scope(&loop);
-    ready_queue batch;
-    ready_.take_all(batch);
-    if (loop.debug_) {
-        while (ready_node* n = batch.pop()) {
-            const std::int64_t start = now_ns();
-            n->run(n);
-            loop.report_slow("callback", now_ns() - start, {});
+    // A batch is what was ready when it began (asyncio's tick). Polling for
+    // I/O between every two batches would cost a syscall per tick, so a few
+    // batches run per libuv iteration; I/O and timers still get their turn
+    // after at most `batches_per_iteration`.
+    constexpr int batches_per_iteration = 16;
+    for (int round = 0; round < batches_per_iteration && !ready_.empty() && !loop.stopping_; ++round) {
+        ready_queue batch;
+        ready_.take_all(batch);
+        if (loop.debug_) {
+            while (ready_node* n = batch.pop()) {
+                const std::int64_t start = now_ns();
+                n->run(n);
+                loop.report_slow("callback", now_ns() - start, {});
+            }
+        } else {
+            while (ready_node* n = batch.pop()) n->run(n);
         }
-    } else {
-        while (ready_node* n = batch.pop()) n->run(n);
+        if (!retired_.empty()) reap();
     }
-    if (!retired_.empty()) reap();
 }
 
 void loop_core::add_timer(timer_node* n) noexcept {
@@ -115,20 +122,14 @@ void loop_core::remove_timer(timer_node* n) noexcept {
 
 void loop_core::arm_timer() noexcept {
     event_loop& loop = self();
-    if (!loop.timer_) return;
-    if (timers_.empty()) {
-        if (armed_deadline_ != INT64_MAX) {
-            uv_timer_stop(loop.timer_.get());
-            armed_deadline_ = INT64_MAX;
-        }
+    if (timers_.empty()) { // nothing to wait for: the loop may exit
+        loop.timer_.disarm();
+        armed_deadline_ = INT64_MAX;
         return;
     }
     const std::int64_t deadline = timers_.top()->deadline;
     if (deadline == armed_deadline_) return;
-    uv_update_time(loop.uv_);
-    const std::int64_t delay = deadline - now_ns();
-    const std::uint64_t ms = delay <= 0 ? 0 : static_cast<std::uint64_t>((delay + 999'999) / 1'000'000);
-    uv_timer_start(loop.timer_.get(), &event_loop::on_timer, ms, 0);
+    loop.timer_.arm(deadline);
     armed_deadline_ = deadline;
 }
 
@@ -276,10 +277,10 @@ void event_loop::init_handles() {
     std::signal(SIGPIPE, SIG_IGN); // as Python does: a dead peer is an error code, not a kill
     idle_ = detail::uv_handle<uv_idle_t>::make([&](uv_idle_t* h) { return uv_idle_init(uv_, h); }, "uv_idle_init");
     check_ = detail::uv_handle<uv_check_t>::make([&](uv_check_t* h) { return uv_check_init(uv_, h); }, "uv_check_init");
-    timer_ = detail::uv_handle<uv_timer_t>::make([&](uv_timer_t* h) { return uv_timer_init(uv_, h); }, "uv_timer_init");
+    timer_.open(uv_, &on_timer, this);
     async_ = detail::uv_handle<uv_async_t>::make([&](uv_async_t* h) { return uv_async_init(uv_, h, &on_async); },
                                                  "uv_async_init");
-    for (uv_handle_t* h : {idle_.base(), check_.base(), timer_.base(), async_.base()}) h->data = this;
+    for (uv_handle_t* h : {idle_.base(), check_.base(), async_.base()}) h->data = this;
     uv_check_start(check_.get(), &on_check);
     uv_unref(check_.base());
     uv_unref(async_.base()); // referenced only while run_* waits
@@ -305,8 +306,8 @@ void event_loop::on_check(uv_check_t* h) {
     if (!self->ready_.empty()) self->run_ready();
 }
 
-void event_loop::on_timer(uv_timer_t* h) {
-    auto* self = static_cast<event_loop*>(h->data);
+void event_loop::on_timer(void* loop) {
+    auto* self = static_cast<event_loop*>(loop);
     self->armed_deadline_ = INT64_MAX; // fired: no longer armed
     self->fire_timers();
 }

@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "detail/deadline_timer.hpp"
 #include "detail/loop_core.hpp"
 #include "detail/uv_handle.hpp"
 #include "errors.hpp"
@@ -46,7 +47,7 @@ struct run_options {
 namespace detail {
 
 // A callback scheduled by call_soon / call_later / call_at.
-struct callback_node : ready_node, timer_node {
+struct callback_node : ready_node, timer_node, pooled {
     std::uint32_t refs = 1;
     bool cancelled = false;
     event_loop* loop = nullptr;
@@ -223,14 +224,14 @@ private:
 
     static void on_idle(uv_idle_t* h);
     static void on_check(uv_check_t* h);
-    static void on_timer(uv_timer_t* h);
+    static void on_timer(void* self);
     static void on_async(uv_async_t* h);
 
     uv_loop_t* uv_ = nullptr;
     std::unique_ptr<uv_loop_t> owned_;
     detail::uv_handle<uv_idle_t> idle_;
     detail::uv_handle<uv_check_t> check_;
-    detail::uv_handle<uv_timer_t> timer_;
+    detail::deadline_timer timer_;
     detail::uv_handle<uv_async_t> async_;
     std::shared_ptr<detail::threadsafe_queue> gate_;
     struct signal_entry;

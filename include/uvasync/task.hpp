@@ -12,6 +12,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "detail/frame_pool.hpp"
 #include "detail/task_state.hpp"
 
 namespace uvasync {
@@ -24,6 +25,9 @@ struct promise_base {
     std::coroutine_handle<> continuation; // the awaiting coroutine; none at a task's root
     task_state_base* root = nullptr;      // the scheduled task this coroutine runs in
     std::exception_ptr error;
+
+    static void* operator new(std::size_t size) { return frame_allocate(size); }
+    static void operator delete(void* p, std::size_t size) noexcept { frame_deallocate(p, size); }
 
     std::suspend_always initial_suspend() noexcept { return {}; }
     void unhandled_exception() noexcept { error = std::current_exception(); }

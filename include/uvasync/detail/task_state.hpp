@@ -21,6 +21,7 @@
 #include <memory>
 #include <string>
 
+#include "frame_pool.hpp"
 #include "ready_queue.hpp"
 #include "timer_heap.hpp"
 
@@ -64,7 +65,7 @@ struct task_extra {
 };
 
 // The ready_node base schedules the task's next step.
-struct task_state_base : ready_node {
+struct task_state_base : ready_node, pooled {
     std::uint32_t refs = 1;      // handles, plus the loop while pending
     std::uint32_t cancel_requests = 0;
     task_status status = task_status::pending;
@@ -126,7 +127,10 @@ private:
 
 // The shared state with the result of type T.
 template <class T> struct task_state final : task_state_base {
-    using task_state_base::task_state_base;
+    // User-provided (not inherited): an inherited constructor would try to
+    // default-initialise the union member, which is deleted for a T with a
+    // non-trivial default constructor (std::string, std::unique_ptr, ...).
+    task_state(loop_core* l, std::coroutine_handle<> root) noexcept : task_state_base(l, root) {}
     union {
         T value;
     };

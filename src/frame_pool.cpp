@@ -1,0 +1,39 @@
+#include <uvasync/detail/frame_pool.hpp>
+
+namespace uvasync::detail {
+
+namespace {
+// Frees the thread's cached blocks when the thread exits.
+struct frame_cache_cleanup {
+    ~frame_cache_cleanup() {
+        frame_cache& c = t_frame_cache;
+        c.closed = true;
+        for (std::size_t cls = 0; cls < frame_cache::classes; ++cls) frame_release_class(cls);
+    }
+};
+} // namespace
+
+void frame_release_class(std::size_t cls) noexcept {
+    frame_cache& c = t_frame_cache;
+    while (frame_cache::block* b = c.heads[cls]) {
+        c.heads[cls] = b->next;
+        ::operator delete(b);
+    }
+    c.counts[cls] = 0;
+}
+
+void* frame_allocate_slow(std::size_t size) {
+    frame_cache& c = t_frame_cache;
+    if (!c.registered && !c.closed) {
+        static thread_local frame_cache_cleanup cleanup;
+        (void)&cleanup;
+        c.registered = true;
+    }
+    const std::size_t cls = (size + frame_cache::granule - 1) / frame_cache::granule;
+    // A block of a class is as large as the class's largest size, so any
+    // request of that class can reuse it.
+    if (cls < frame_cache::classes) return ::operator new(cls * frame_cache::granule);
+    return ::operator new(size);
+}
+
+} // namespace uvasync::detail
