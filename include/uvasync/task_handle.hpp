@@ -43,7 +43,10 @@ template <class T> struct handle_awaiter : parked_op, task_waiter {
     explicit handle_awaiter(task_state_base* t) noexcept : target(t) { target->add_ref(); }
     handle_awaiter(const handle_awaiter&) = delete;
     ~handle_awaiter() {
-        if (task && task->parked == this) target->remove_waiter(this); // frame destroyed while parked
+        // Frame destroyed while parked. event_loop::close marks tasks done and
+        // clears `parked` before destroying frames, so look in the target's
+        // list itself (empty, hence free, once the target finished normally).
+        if (task) target->remove_waiter(this);
         target->release();
     }
 

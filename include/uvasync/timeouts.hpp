@@ -33,7 +33,7 @@ struct timed_wait_op : parked_op, task_waiter, timer_node {
     timed_wait_op(const timed_wait_op&) = delete;
     ~timed_wait_op() {
         if (armed()) task->loop->remove_timer(this);
-        if (task && task->parked == this) target->remove_waiter(this);
+        if (task) target->remove_waiter(this); // see handle_awaiter
         target->release();
     }
 
