@@ -62,6 +62,8 @@ public:
         if (ready_.empty()) wake_ready();
         ready_.push(n);
     }
+    // Takes a queued node back (see ready_queue::remove).
+    void unschedule(ready_node* n) noexcept { ready_.remove(n); }
 
     // Resume a task's coroutine now (from a libuv callback or a ready node),
     // keeping current_task and the running loop right, then reap what

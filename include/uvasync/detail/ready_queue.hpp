@@ -33,6 +33,21 @@ public:
         return n;
     }
 
+    // Takes `n` out of the queue if it is there. Linear: only for a node
+    // whose memory goes away while queued (a frame that event_loop::close
+    // destroys while its wake-up is pending).
+    bool remove(ready_node* n) noexcept {
+        for (ready_node** p = &head_; *p; p = &(*p)->next) {
+            if (*p == n) {
+                *p = n->next;
+                if (tail_ == &n->next) tail_ = p;
+                n->next = nullptr;
+                return true;
+            }
+        }
+        return false;
+    }
+
     // Moves everything queued now into `batch`, leaving this queue empty, so a
     // loop iteration runs exactly what was ready when it began.
     void take_all(ready_queue& batch) noexcept {
