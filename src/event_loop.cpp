@@ -519,15 +519,19 @@ void event_loop::close() {
         // Let the close callbacks run, then close the loop; handles someone
         // else opened on our loop are closed too, without callbacks.
         uv_run(uv_, UV_RUN_NOWAIT);
-        if (uv_loop_close(uv_) == UV_EBUSY) {
+        // Requests on the thread pool that uv_cancel could not stop (a
+        // getaddrinfo or fs call already running) complete into this loop,
+        // so it must live until they have: run it until nothing is left.
+        // Their callbacks find their operations detached and only free the
+        // requests.
+        while (uv_loop_close(uv_) == UV_EBUSY) {
             uv_walk(
                 uv_,
                 [](uv_handle_t* h, void*) {
                     if (!uv_is_closing(h)) uv_close(h, nullptr);
                 },
                 nullptr);
-            uv_run(uv_, UV_RUN_NOWAIT);
-            uv_loop_close(uv_);
+            uv_run(uv_, UV_RUN_DEFAULT);
         }
     }
 }
