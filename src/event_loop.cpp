@@ -187,9 +187,9 @@ void loop_core::report_unretrieved(task_state_base* t) noexcept {
     } catch (...) {
     }
     if (loop) {
-        loop->report_exception("Task exception was never retrieved", t->error, std::move(name));
+        loop->report_exception("Task exception was never retrieved", t->error(), std::move(name));
     } else { // the loop is gone: report as its default handler would have
-        print_context(exception_context{"Task exception was never retrieved", t->error, std::move(name)});
+        print_context(exception_context{"Task exception was never retrieved", t->error(), std::move(name)});
     }
 }
 
@@ -443,10 +443,10 @@ void event_loop::cancel_all_tasks() {
     }
     for (auto& h : pending) {
         if (!h.done()) continue;
-        if (!h.cancelled() && h.state()->error) {
+        if (!h.cancelled() && h.state()->error()) {
             h.state()->retrieved = true;
             detail::loop_core::forget_failed(h.state());
-            report_exception("unhandled exception during run() shutdown", h.state()->error, h.get_name());
+            report_exception("unhandled exception during run() shutdown", h.state()->error(), h.get_name());
         }
     }
 }

@@ -29,10 +29,10 @@ void* frame_allocate_slow(std::size_t size) {
         (void)&cleanup;
         c.registered = true;
     }
-    const std::size_t cls = (size + frame_cache::granule - 1) / frame_cache::granule;
+    const std::size_t cls = frame_class(size);
     // A block of a class is as large as the class's largest size, so any
     // request of that class can reuse it.
-    if (cls < frame_cache::classes) return ::operator new(cls * frame_cache::granule);
+    if (cls < frame_cache::classes) return ::operator new(frame_class_size(cls));
     return ::operator new(size);
 }
 

@@ -36,7 +36,7 @@ void parked_op::throw_if_cancelled() const {
 // ---- the task ------------------------------------------------------------
 
 task_state_base::task_state_base(loop_core* l, std::coroutine_handle<> root) noexcept
-    : loop(l), frame(root), resume_point(root), id(l->next_task_id++) {
+    : id(static_cast<std::uint32_t>(l->next_task_id++)), loop(l), frame(root), resume_point(root) {
     run = &task_state_base::run_step;
 }
 
@@ -47,6 +47,10 @@ task_state_base::~task_state_base() {
 void task_state_base::run_step(ready_node* n) noexcept {
     auto* t = static_cast<task_state_base*>(n);
     t->queued = false;
+    // The step resumes the task: whatever it was parked in is over. (sleep(0)
+    // parks and queues the step itself; a stale `parked` would let a later
+    // cancel() call the abort of an operation whose frame is gone.)
+    t->parked = nullptr;
     if (t->done()) return;
     if (!t->started) {
         t->started = true;
@@ -67,11 +71,8 @@ void task_state_base::schedule_step() noexcept {
 
 bool task_state_base::cancel(std::string message) {
     if (done()) return false;
-    ++cancel_requests;
-    if (!message.empty() || extra) {
-        if (!extra) extra = std::make_unique<task_extra>();
-        extra->cancel_message = std::move(message);
-    }
+    if (cancel_requests < UINT16_MAX) ++cancel_requests;
+    if (!message.empty() || extra) extras().cancel_message = std::move(message);
     if (parked_op* p = parked) {
         if (p->abort(p)) return true; // handed on: the task wakes when that finishes
         parked = nullptr;
@@ -90,16 +91,16 @@ std::uint32_t task_state_base::uncancel() noexcept {
 }
 
 void task_state_base::throw_cancelled() const {
-    if (error) std::rethrow_exception(error);
+    if (error()) std::rethrow_exception(error());
     throw cancelled_error(extra ? extra->cancel_message : std::string());
 }
 
 void task_state_base::rethrow_if_failed() {
     retrieved = true;
     if (status == task_status::cancelled) throw_cancelled();
-    if (error) {
+    if (error()) {
         loop_core::forget_failed(this);
-        std::rethrow_exception(error);
+        std::rethrow_exception(error());
     }
 }
 
@@ -108,9 +109,18 @@ std::string task_state_base::name() const {
     return "Task-" + std::to_string(id);
 }
 
-void task_state_base::set_name(std::string n) {
+void task_state_base::set_name(std::string n) { extras().name = std::move(n); }
+
+const std::exception_ptr& task_state_base::error() const noexcept {
+    static const std::exception_ptr none;
+    return extra ? extra->error : none;
+}
+
+void task_state_base::set_error(std::exception_ptr e) { extras().error = std::move(e); }
+
+task_extra& task_state_base::extras() {
     if (!extra) extra = std::make_unique<task_extra>();
-    extra->name = std::move(n);
+    return *extra;
 }
 
 bool task_state_base::remove_waiter(task_waiter* w) noexcept {
@@ -156,7 +166,7 @@ std::coroutine_handle<> task_state_base::finish(std::exception_ptr failure) noex
         } catch (...) {
             status = task_status::finished;
         }
-        error = std::move(failure);
+        set_error(std::move(failure)); // out of memory here ends the program (noexcept)
     } else if (must_cancel) {
         // Cancelled after its last suspension, then returned: asyncio counts
         // that as cancelled (test_cancel_at_end).
@@ -167,7 +177,7 @@ std::coroutine_handle<> task_state_base::finish(std::exception_ptr failure) noex
     must_cancel = false;
     parked = nullptr;
     loop->unlink_task(this);
-    if (status == task_status::finished && error) loop->track_failed(this);
+    if (status == task_status::finished && error()) loop->track_failed(this);
     task_waiter* w = std::exchange(waiters, nullptr);
     loop->retire(this);
     std::coroutine_handle<> next = wake_waiters(w, true);

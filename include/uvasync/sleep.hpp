@@ -15,9 +15,8 @@ namespace detail {
 // zero or less, on the ready queue). Used as a named local: its destructor
 // takes the timer off the heap if the frame dies while parked.
 struct sleep_op : parked_op, timer_node {
-    std::int64_t delay;
-
-    explicit sleep_op(std::int64_t delay_ns) noexcept : delay(delay_ns) {}
+    // `deadline` holds the delay until the task parks.
+    explicit sleep_op(std::int64_t delay_ns) noexcept { deadline = delay_ns; }
     sleep_op(const sleep_op&) = delete;
     ~sleep_op() {
         if (armed()) task->loop->remove_timer(this);
@@ -28,10 +27,10 @@ struct sleep_op : parked_op, timer_node {
         task_state_base* t = h.promise().root;
         if (!park(t, h)) return false;
         abort = &on_abort;
-        if (delay <= 0) {
+        if (deadline <= 0) {
             t->schedule_step();
         } else {
-            deadline = now_ns() + delay;
+            deadline += now_ns();
             fire = &on_fire;
             t->loop->add_timer(this);
         }

@@ -136,7 +136,8 @@ public:
         if (!s_->done()) throw invalid_state_error("exception(): the task is not done");
         if (cancelled()) s_->throw_cancelled();
         s_->retrieved = true;
-        return s_->error;
+        detail::loop_core::forget_failed(s_);
+        return s_->error();
     }
 
     // Calls fn(handle) on the loop once the task is done (at once, through

@@ -59,15 +59,18 @@ struct task_waiter {
 
 enum class task_status : std::uint8_t { pending, finished, cancelled };
 
+// What most tasks never need, allocated on first use.
 struct task_extra {
     std::string name;
     std::string cancel_message;
+    std::exception_ptr error; // the failure, or the cancelled_error
 };
 
 // The ready_node base schedules the task's next step.
 struct task_state_base : ready_node, pooled {
     std::uint32_t refs = 1;      // handles, plus the loop while pending
-    std::uint32_t cancel_requests = 0;
+    std::uint32_t id = 0;        // for the default name, "Task-<id>"
+    std::uint16_t cancel_requests = 0;
     task_status status = task_status::pending;
     bool started = false;
     bool must_cancel = false;    // a cancellation waits for the next suspension
@@ -79,11 +82,9 @@ struct task_state_base : ready_node, pooled {
     std::coroutine_handle<> resume_point; // where the next step resumes
     parked_op* parked = nullptr;
     task_waiter* waiters = nullptr;       // newest first
-    std::exception_ptr error;             // failure, or the cancelled_error
     std::unique_ptr<task_extra> extra;
     task_state_base* prev = nullptr;      // in the loop's list of pending tasks,
     task_state_base* next_task = nullptr; // then of failed, unretrieved ones
-    std::uint64_t id = 0;
 
     task_state_base(loop_core* l, std::coroutine_handle<> root) noexcept;
     virtual ~task_state_base();
@@ -107,6 +108,11 @@ struct task_state_base : ready_node, pooled {
     void rethrow_if_failed();
     std::string name() const;
     void set_name(std::string name);
+    // The failure, or the cancelled_error a cancelled task ended with; null
+    // while pending or after success.
+    const std::exception_ptr& error() const noexcept;
+    void set_error(std::exception_ptr e);
+    task_extra& extras();
 
     void add_waiter(task_waiter* w) noexcept {
         w->next = waiters;
