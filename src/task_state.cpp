@@ -111,10 +111,11 @@ std::string task_state_base::name() const {
 
 void task_state_base::set_name(std::string n) { extras().name = std::move(n); }
 
-const std::exception_ptr& task_state_base::error() const noexcept {
-    static const std::exception_ptr none;
-    return extra ? extra->error : none;
+namespace {
+const std::exception_ptr no_error; // namespace scope: no initialisation guard per call
 }
+
+const std::exception_ptr& task_state_base::error() const noexcept { return extra ? extra->error : no_error; }
 
 void task_state_base::set_error(std::exception_ptr e) { extras().error = std::move(e); }
 

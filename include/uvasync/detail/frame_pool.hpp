@@ -4,7 +4,8 @@
 // Every task allocates a frame and every scheduled task a state; malloc's
 // fast path costs several times a free-list pop, and these blocks come in a
 // handful of sizes. Blocks are kept per size class (16-byte steps up to
-// 1 KiB, at most `max_cached` each) on the thread that frees them. A class
+// 1 KiB, at most `max_cached_bytes` of each class) on the thread that frees
+// them. A class
 // holds sizes 16k+8, which is exactly what a glibc chunk of 16k+16 bytes
 // serves, so rounding to a class costs no memory. Under AddressSanitizer the
 // cache is off, so that a use after free is still seen.
@@ -32,7 +33,7 @@ struct frame_cache {
     static constexpr std::size_t granule = 16;
     static constexpr std::size_t max_size = 1024;
     static constexpr std::size_t classes = max_size / granule + 1;
-    static constexpr std::uint32_t max_cached = 4096;
+    static constexpr std::size_t max_cached_bytes = 2 << 20;
 
     struct block {
         block* next;
@@ -54,6 +55,9 @@ constexpr std::size_t frame_class(std::size_t size) noexcept {
     return (size + frame_cache::granule - 1 - 8) / frame_cache::granule;
 }
 constexpr std::size_t frame_class_size(std::size_t cls) noexcept { return cls * frame_cache::granule + 8; }
+constexpr std::uint32_t frame_class_limit(std::size_t cls) noexcept {
+    return static_cast<std::uint32_t>(frame_cache::max_cached_bytes / frame_class_size(cls));
+}
 
 inline void* frame_allocate(std::size_t size) {
     if constexpr (frame_pool_enabled) {
@@ -76,7 +80,7 @@ inline void frame_deallocate(void* p, std::size_t size) noexcept {
     if constexpr (frame_pool_enabled) {
         const std::size_t cls = frame_class(size);
         frame_cache& c = t_frame_cache;
-        if (cls < frame_cache::classes && c.counts[cls] < frame_cache::max_cached && c.registered && !c.closed) {
+        if (cls < frame_cache::classes && c.counts[cls] < frame_class_limit(cls) && c.registered && !c.closed) {
             auto* b = static_cast<frame_cache::block*>(p);
             b->next = c.heads[cls];
             c.heads[cls] = b;

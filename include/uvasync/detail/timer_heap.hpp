@@ -1,23 +1,28 @@
-// The loop's timers: one binary min-heap ordered by (deadline, sequence),
-// driven by a single uv_timer_t.
+// The loop's timers, ordered by (deadline, sequence) so that equal deadlines
+// fire FIFO, and driven by a single kernel timer.
 //
-// A libuv timer per sleep would cost ~150 bytes and a syscall-free but
-// pointer-heavy insertion each; a node embedded in the sleeping coroutine's
-// frame costs 40 bytes and nothing else. Equal deadlines fire in FIFO order.
+// Two structures share the work. Most timers arrive in deadline order (many
+// tasks sleeping the same delay, call_later with one timeout), and those go
+// to a FIFO run: O(1) in and out. A timer due earlier than the run's last
+// goes to a binary min-heap instead. The earliest of the two fronts is next.
+// A node lives inside what waits (a sleeping frame, a call_later callback):
+// scheduling a timer allocates nothing.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <vector>
 
 namespace uvasync::detail {
 
 struct timer_node {
     static constexpr std::size_t unarmed = static_cast<std::size_t>(-1);
+    static constexpr std::size_t in_run = std::size_t{1} << (sizeof(std::size_t) * 8 - 2);
 
     std::int64_t deadline = 0; // steady_clock nanoseconds
     std::uint64_t seq = 0;
-    std::size_t index = unarmed; // position in the heap
+    std::size_t index = unarmed; // heap position, or in_run | absolute run position
     void (*fire)(timer_node*) = nullptr;
 
     bool armed() const noexcept { return index != unarmed; }
@@ -25,21 +30,46 @@ struct timer_node {
 
 class timer_heap {
 public:
-    bool empty() const noexcept { return heap_.empty(); }
-    std::size_t size() const noexcept { return heap_.size(); }
-    timer_node* top() const noexcept { return heap_.front(); }
+    bool empty() const noexcept { return heap_.empty() && run_live_ == 0; }
+    std::size_t size() const noexcept { return heap_.size() + run_live_; }
+
+    timer_node* top() const noexcept {
+        if (run_live_ == 0) return heap_.front();
+        if (heap_.empty()) return run_.front();
+        return before(heap_.front(), run_.front()) ? heap_.front() : run_.front();
+    }
 
     void push(timer_node* n) {
         n->seq = next_seq_++;
+        if (run_live_ == 0 || n->deadline >= run_last_deadline_) {
+            if (run_live_ == 0) { // start a new run
+                run_base_ += run_.size();
+                run_.clear();
+            }
+            n->index = timer_node::in_run | (run_base_ + run_.size());
+            run_.push_back(n);
+            ++run_live_;
+            run_last_deadline_ = n->deadline;
+            return;
+        }
         n->index = heap_.size();
         heap_.push_back(n);
         sift_up(n->index);
     }
 
     void remove(timer_node* n) noexcept {
-        std::size_t i = n->index;
+        const std::size_t i = n->index;
         if (i == timer_node::unarmed) return;
         n->index = timer_node::unarmed;
+        if (i & timer_node::in_run) {
+            run_[(i & ~timer_node::in_run) - run_base_] = nullptr;
+            --run_live_;
+            while (!run_.empty() && !run_.front()) { // keep the front live
+                run_.pop_front();
+                ++run_base_;
+            }
+            return;
+        }
         timer_node* last = heap_.back();
         heap_.pop_back();
         if (last == n) return;
@@ -50,7 +80,7 @@ public:
     }
 
     timer_node* pop() noexcept {
-        timer_node* n = heap_.front();
+        timer_node* n = top();
         remove(n);
         return n;
     }
@@ -58,10 +88,6 @@ public:
     // Sequence numbers below this were handed out before the call: lets the
     // loop fire only the timers that existed when it began firing.
     std::uint64_t next_seq() const noexcept { return next_seq_; }
-
-    template <class F> void for_each(F&& f) const {
-        for (timer_node* n : heap_) f(n);
-    }
 
 private:
     static bool before(const timer_node* a, const timer_node* b) noexcept {
@@ -98,6 +124,10 @@ private:
     }
 
     std::vector<timer_node*> heap_;
+    std::deque<timer_node*> run_;  // non-decreasing deadlines; null where removed
+    std::size_t run_base_ = 0;     // absolute position of run_.front()
+    std::size_t run_live_ = 0;
+    std::int64_t run_last_deadline_ = 0;
     std::uint64_t next_seq_ = 0;
 };
 
