@@ -1,0 +1,204 @@
+// Streams: asyncio's StreamReader / StreamWriter and open_connection, over
+// TCP and Unix sockets.
+//
+//   auto [reader, writer] = co_await open_connection("127.0.0.1", 8888);
+//   writer.write("hello\n");
+//   co_await writer.drain();
+//   std::string line = co_await reader.readline();
+//   writer.close();
+//   co_await writer.wait_closed();
+//
+// A connection is one reader and one writer sharing a socket. Both are
+// move-only handles. When both are gone the connection is closed the way
+// writer.close() closes it: everything written is sent first.
+//
+// Errors. A connection error (reset, broken pipe, ...) surfaces as
+// std::system_error (uv_category(), comparable with std::errc) from the
+// read that needs more data than arrived before the error, and from drain().
+// Bytes that arrived before an error or EOF are always delivered first.
+//
+// Flow control, as in asyncio. The reader stops reading from the socket when
+// more than 2 x limit bytes are buffered unread, and starts again once at
+// most `limit` are. write() never blocks: what the socket does not take at
+// once is buffered; drain() waits while the buffer is above the high-water
+// mark, until it falls to the low-water mark.
+//
+// Unix sockets: sockname() / peername() return an empty endpoint
+// (family() == AF_UNSPEC); unix_sockname() / unix_peername() give the paths
+// as Python does (the client's own name is "", the server's peer is "").
+#pragma once
+
+#include <uv.h>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <ranges>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+#include "endpoint.hpp"
+#include "errors.hpp"
+#include "task.hpp"
+
+namespace uvasync {
+
+namespace detail {
+class stream_conn;
+} // namespace detail
+
+// asyncio's default buffer limit (2**16).
+inline constexpr std::size_t default_stream_limit = 64 * 1024;
+
+// asyncio.StreamReader.
+class stream_reader {
+public:
+    stream_reader() noexcept = default; // not connected: valid() is false
+    stream_reader(stream_reader&& o) noexcept : c_(std::exchange(o.c_, nullptr)) {}
+    stream_reader& operator=(stream_reader&& o) noexcept;
+    stream_reader(const stream_reader&) = delete;
+    stream_reader& operator=(const stream_reader&) = delete;
+    ~stream_reader();
+
+    bool valid() const noexcept { return c_ != nullptr; }
+
+    // Up to n bytes, as soon as any are available; empty only at EOF (and
+    // for n == 0, which returns at once).
+    task<std::string> read(std::size_t n);
+    // Everything until EOF.
+    task<std::string> read();
+    // One line, including its "\n". At EOF without a newline: what is left
+    // (empty when nothing is). A line longer than the limit throws
+    // limit_overrun_error and is discarded (the whole line if its newline
+    // has arrived, otherwise the buffer).
+    task<std::string> readline();
+    // Exactly n bytes. EOF first: incomplete_read_error with the partial
+    // bytes (which leave the buffer).
+    task<std::string> readexactly(std::size_t n);
+    // Data up to and including `separator` (which may be several bytes,
+    // found across chunk boundaries). Empty separator: std::invalid_argument.
+    // EOF first: incomplete_read_error with everything buffered (buffer
+    // cleared; expected() == 0). Separator not within the limit:
+    // limit_overrun_error, and the data stays in the buffer.
+    task<std::string> readuntil(std::string_view separator = "\n");
+
+    // EOF was received and the buffer is empty.
+    bool at_eof() const noexcept;
+    // Bytes received and not read yet.
+    std::size_t buffered_size() const noexcept;
+    std::size_t limit() const noexcept;
+
+private:
+    friend class detail::stream_conn;
+    explicit stream_reader(detail::stream_conn* c) noexcept : c_(c) {}
+    detail::stream_conn* c_ = nullptr;
+};
+
+// asyncio.StreamWriter.
+class stream_writer {
+public:
+    stream_writer() noexcept = default; // not connected: valid() is false
+    stream_writer(stream_writer&& o) noexcept : c_(std::exchange(o.c_, nullptr)) {}
+    stream_writer& operator=(stream_writer&& o) noexcept;
+    stream_writer(const stream_writer&) = delete;
+    stream_writer& operator=(const stream_writer&) = delete;
+    // Closes the connection (flushing) once the reader is gone too.
+    ~stream_writer();
+
+    bool valid() const noexcept { return c_ != nullptr; }
+
+    // Queues bytes for sending; never blocks. The moved-in string is sent
+    // without being copied. After close() or write_eof(): std::runtime_error.
+    // After the connection was lost (reset by the peer, ...) the bytes are
+    // dropped, as asyncio drops them, and drain() throws the error.
+    void write(std::string_view data);
+    void write(std::string&& data);
+    void write(const char* data) { write(std::string_view(data)); }
+    // write() of every element, in order.
+    template <std::ranges::input_range R> void writelines(R&& lines) {
+        for (auto&& line : lines) {
+            if constexpr (std::is_same_v<std::remove_cvref_t<decltype(line)>, std::string> &&
+                          !std::is_lvalue_reference_v<R> && !std::is_const_v<std::remove_reference_t<decltype(line)>>)
+                write(std::move(line));
+            else
+                write(std::string_view(line));
+        }
+    }
+
+    // Waits while more than the high-water mark is buffered, until the
+    // buffer is down to the low-water mark. Throws the connection's error
+    // (std::system_error) once the connection is lost; after a clean close
+    // it throws std::errc::connection_reset ("connection lost"), as asyncio.
+    // Any number of tasks may wait in drain() at once.
+    task<> drain();
+
+    bool can_write_eof() const noexcept { return true; }
+    // Sends everything buffered, then shuts the sending side down (the peer
+    // reads EOF); reading goes on. Idempotent.
+    void write_eof();
+    // Stops reading, sends everything buffered, then closes the socket.
+    // Idempotent. A pending read then sees EOF.
+    void close();
+    // Closes at once, dropping whatever is still buffered (transport.abort()).
+    void abort();
+    // Waits until the socket is closed.
+    task<> wait_closed();
+    bool is_closing() const noexcept;
+
+    // Addresses of a TCP connection (empty endpoint for Unix sockets, or
+    // when the socket is already closed and they were never asked for).
+    endpoint peername() const;
+    endpoint sockname() const;
+    // Paths of a Unix socket connection ("" when unnamed, or for TCP).
+    std::string unix_peername() const;
+    std::string unix_sockname() const;
+
+    // asyncio's set_write_buffer_limits(high=None, low=None): high defaults
+    // to 64 KiB (or 4 x low when only low is given), low to high / 4.
+    // high < low: std::invalid_argument.
+    void set_write_buffer_limits(std::optional<std::size_t> high = std::nullopt,
+                                 std::optional<std::size_t> low = std::nullopt);
+    // (low, high), as asyncio's get_write_buffer_limits().
+    std::pair<std::size_t, std::size_t> get_write_buffer_limits() const noexcept;
+    // Bytes written and not yet handed to the kernel.
+    std::size_t get_write_buffer_size() const noexcept;
+
+    // The libuv stream (a uv_tcp_t or uv_pipe_t), for socket options and
+    // the like (asyncio's get_extra_info('socket')); null once closed. Do
+    // not read, write or close through it.
+    uv_stream_t* native_handle() const noexcept;
+
+private:
+    friend class detail::stream_conn;
+    explicit stream_writer(detail::stream_conn* c) noexcept : c_(c) {}
+    detail::stream_conn* c_ = nullptr;
+};
+
+struct connect_options {
+    // The reader's buffer limit (readline / readuntil limit, flow control).
+    std::size_t limit = default_stream_limit;
+    // Bind the socket to this address before connecting.
+    std::optional<endpoint> local_addr;
+    // When a name resolves to several addresses they are tried in order,
+    // the first that connects wins. With a delay set, the next attempt
+    // starts when the previous one has not connected within the delay
+    // (RFC 8305 "Happy Eyeballs"), racing it; otherwise one at a time.
+    std::optional<std::chrono::milliseconds> happy_eyeballs_delay;
+};
+
+// asyncio.open_connection. `host` is a numeric IPv4/IPv6 address or a name
+// (resolved with getaddrinfo). Errors: std::system_error (e.g.
+// std::errc::connection_refused; when every address failed, the last
+// address's error); bad arguments (limit 0): std::invalid_argument.
+// TCP_NODELAY is set.
+task<std::pair<stream_reader, stream_writer>> open_connection(std::string host, std::uint16_t port,
+                                                              connect_options options = {});
+
+// asyncio.open_unix_connection.
+task<std::pair<stream_reader, stream_writer>> open_unix_connection(std::string path,
+                                                                   std::size_t limit = default_stream_limit);
+
+} // namespace uvasync

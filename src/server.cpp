@@ -1,0 +1,399 @@
+// Servers: listening sockets, accepting, the per-connection handler task,
+// start_server and start_unix_server.
+#include "stream_conn.hpp"
+
+#include <uvasync/event_loop.hpp>
+#include <uvasync/server.hpp>
+#include <uvasync/task_handle.hpp>
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <memory>
+#include <stdexcept>
+#include <vector>
+
+namespace uvasync {
+
+namespace detail {
+
+struct listener {
+    union {
+        uv_tcp_t tcp;
+        uv_pipe_t pipe;
+    } h;
+    server_state* s = nullptr;
+    uv_handle_t* handle() noexcept { return reinterpret_cast<uv_handle_t*>(&h); }
+    uv_stream_t* stream() noexcept { return reinterpret_cast<uv_stream_t*>(&h); }
+};
+
+// The state of a server, shared by its `server` handle, its listening
+// sockets (until their close callbacks) and its open connections.
+struct server_state final : loop_core::resource {
+    loop_core* loop = nullptr;
+    std::uint32_t refs = 1; // the server handle's
+    std::shared_ptr<const client_connected_handler> handler;
+    std::size_t limit = default_stream_limit;
+    bool is_pipe = false;
+    bool closed = false;
+    bool loop_gone = false;
+    bool forever = false; // a task waits in serve_forever
+    std::vector<listener*> listeners;
+    std::size_t open_listeners = 0; // whose close callback has not run
+    std::vector<endpoint> addrs;
+    std::uint16_t port = 0;
+    std::string path; // Unix
+    dev_t dev = 0;
+    ino_t ino = 0;
+    stream_conn* clients = nullptr;
+    op_list closed_waiters;
+    op_list forever_waiters;
+
+    static server make(server_state* s) noexcept { return server(s); }
+    static server_state* of(server& srv) noexcept { return srv.s_; }
+
+    void add_ref() noexcept { ++refs; }
+    void release() noexcept {
+        if (--refs == 0) delete this;
+    }
+    bool fully_closed() const noexcept { return closed && open_listeners == 0 && !clients; }
+
+    // A listening handle; for TCP the socket exists at once (of `family`),
+    // so that options can be set before bind.
+    listener* new_listener(int family = AF_UNSPEC) {
+        auto* l = new listener;
+        l->s = this;
+        uv_loop_t* uv = loop->self().native_handle();
+        int rc = is_pipe ? uv_pipe_init(uv, &l->h.pipe, 0)
+                         : uv_tcp_init_ex(uv, &l->h.tcp, static_cast<unsigned>(family));
+        if (rc < 0) {
+            delete l;
+            throw_uv_error(rc, "socket");
+        }
+        l->handle()->data = l;
+        listeners.push_back(l);
+        ++open_listeners;
+        add_ref();
+        return l;
+    }
+
+    void listen_tcp(const endpoint& at, const server_options& o) {
+        listener* l = new_listener(at.family());
+        const std::string where = at.to_string();
+        uv_tcp_t* t = &l->h.tcp;
+        if (o.reuse_port) { // (libuv 1.44 has no UV_TCP_REUSEPORT)
+            uv_os_fd_t fd = -1;
+            int one = 1;
+            if (uv_fileno(l->handle(), &fd) != 0 || ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0)
+                throw_uv_error(uv_translate_sys_error(errno), ("SO_REUSEPORT on " + where).c_str());
+        }
+        const unsigned flags = at.family() == AF_INET6 ? UV_TCP_IPV6ONLY : 0;
+        if (int rc = uv_tcp_bind(t, at.data(), flags); rc < 0) throw_uv_error(rc, ("bind " + where).c_str());
+        if (int rc = uv_listen(l->stream(), o.backlog, &on_connection); rc < 0)
+            throw_uv_error(rc, ("bind " + where).c_str()); // libuv reports EADDRINUSE here
+        sockaddr_storage ss{};
+        int len = sizeof ss;
+        if (uv_tcp_getsockname(t, reinterpret_cast<sockaddr*>(&ss), &len) == 0)
+            addrs.push_back(endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&ss)));
+        else
+            addrs.push_back(at);
+        if (port == 0) port = addrs.back().port();
+    }
+
+    void listen_unix(const std::string& p, const server_options& o) {
+        struct stat st {};
+        // A socket file left by an earlier run is replaced (as asyncio does);
+        // anything else there makes bind fail with "address in use".
+        if (::stat(p.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) ::unlink(p.c_str());
+        listener* l = new_listener();
+        if (int rc = uv_pipe_bind(&l->h.pipe, p.c_str()); rc < 0) throw_uv_error(rc, ("bind " + p).c_str());
+        if (::stat(p.c_str(), &st) == 0) {
+            dev = st.st_dev;
+            ino = st.st_ino;
+        }
+        path = p;
+        if (int rc = uv_listen(l->stream(), o.backlog, &on_connection); rc < 0)
+            throw_uv_error(rc, ("listen on " + p).c_str());
+        addrs.emplace_back();
+    }
+
+    static void on_connection(uv_stream_t* ls, int status);
+    static void on_listener_closed(uv_handle_t* h);
+
+    void close() noexcept {
+        if (closed) return;
+        closed = true;
+        if (!loop_gone) loop->remove_resource(this);
+        for (listener* l : listeners) uv_close(l->handle(), &on_listener_closed);
+        listeners.clear();
+        addrs.clear();
+        if (!path.empty()) { // remove our socket file, if it is still ours
+            struct stat st {};
+            if (::stat(path.c_str(), &st) == 0 && st.st_dev == dev && st.st_ino == ino) ::unlink(path.c_str());
+        }
+        if (!loop_gone) forever_waiters.wake_all_soon();
+        maybe_wake_closed();
+    }
+
+    void maybe_wake_closed() noexcept {
+        if (!loop_gone && fully_closed()) closed_waiters.wake_all_soon();
+    }
+
+    void close_for_loop() noexcept override {
+        loop_gone = true;
+        closed_waiters.forget();
+        forever_waiters.forget();
+        close();
+    }
+
+    template <class F> void for_each_client(F f) {
+        for (stream_conn* c = clients; c;) {
+            stream_conn* next = c->srv_next;
+            f(c);
+            c = next;
+        }
+    }
+
+};
+
+void server_client_closed(server_state* s, stream_conn* c) noexcept {
+    if (c->srv_prev) c->srv_prev->srv_next = c->srv_next;
+    else s->clients = c->srv_next;
+    if (c->srv_next) c->srv_next->srv_prev = c->srv_prev;
+    c->srv_prev = c->srv_next = nullptr;
+    s->maybe_wake_closed();
+    s->release();
+}
+
+void server_state::on_listener_closed(uv_handle_t* h) {
+    auto* l = static_cast<listener*>(h->data);
+    server_state* s = l->s;
+    delete l;
+    --s->open_listeners;
+    s->maybe_wake_closed();
+    s->release();
+}
+
+namespace {
+
+// The task of one connection: runs the user's handler and reports what
+// escapes it (but not its cancellation), as asyncio does.
+task<> run_client(std::shared_ptr<const client_connected_handler> fn, stream_reader r, stream_writer w) {
+    try {
+        co_await (*fn)(std::move(r), std::move(w));
+    } catch (const cancelled_error&) {
+        throw;
+    } catch (...) {
+        std::string name;
+        if (auto t = current_task()) name = t->get_name();
+        get_running_loop().core().report_exception("Unhandled exception in client_connected_cb",
+                                                    std::current_exception(), std::move(name));
+    }
+}
+
+} // namespace
+
+void server_state::on_connection(uv_stream_t* ls, int status) {
+    auto* l = static_cast<listener*>(ls->data);
+    if (!l) return;
+    server_state* s = l->s;
+    if (status < 0 || s->closed) return; // (EMFILE & co: libuv retries later)
+    stream_conn* c;
+    try {
+        c = stream_conn::create(s->loop, s->is_pipe ? stream_conn::kind::pipe : stream_conn::kind::tcp, s->limit);
+    } catch (...) {
+        return;
+    }
+    if (uv_accept(ls, c->stream()) < 0) {
+        c->abort();
+        c->release();
+        return;
+    }
+    c->setup_accepted_or_connected();
+    c->srv = s;
+    s->add_ref();
+    c->srv_next = s->clients;
+    if (s->clients) s->clients->srv_prev = c;
+    s->clients = c;
+    try {
+        auto rw = c->make_pair();
+        s->loop->self().create_task(run_client(s->handler, std::move(rw.first), std::move(rw.second)));
+    } catch (...) {
+        // the reader and writer are gone: the connection closes
+    }
+}
+
+// serve_forever's wait: cancelling it closes the server.
+struct serve_op : list_op {
+    server_state* s;
+    explicit serve_op(server_state* st) noexcept : s(st) { s->add_ref(); }
+    ~serve_op() {
+        unlink();
+        s->release();
+    }
+    bool await_ready() const noexcept { return false; }
+    template <class P> bool await_suspend(std::coroutine_handle<P> h) noexcept {
+        if (!park(h.promise().root, h)) return false;
+        abort = &on_abort;
+        s->forever_waiters.push(this);
+        return true;
+    }
+    void await_resume() const { throw_if_cancelled(); }
+    static bool on_abort(parked_op* op) noexcept {
+        auto* self = static_cast<serve_op*>(op);
+        self->unlink();
+        self->s->close();
+        return false;
+    }
+};
+
+struct server_wait_op : list_op {
+    server_state* s;
+    explicit server_wait_op(server_state* st) noexcept : s(st) { s->add_ref(); }
+    ~server_wait_op() {
+        unlink();
+        s->release();
+    }
+    bool await_ready() const noexcept { return false; }
+    template <class P> bool await_suspend(std::coroutine_handle<P> h) noexcept {
+        if (!park(h.promise().root, h)) return false;
+        abort = &list_op::on_abort;
+        s->closed_waiters.push(this);
+        return true;
+    }
+    void await_resume() const { throw_if_cancelled(); }
+};
+
+namespace {
+
+server_state* state_of(server_state* s, const char* what) {
+    if (!s) throw std::logic_error(std::string(what) + ": the server is empty (moved from?)");
+    return s;
+}
+
+server_state* new_server_state(client_connected_handler& handler, const server_options& o, bool is_pipe,
+                               const char* what) {
+    check_limit(o.limit, what);
+    if (!handler) throw std::invalid_argument(std::string(what) + ": the handler is empty");
+    if (o.backlog <= 0) throw std::invalid_argument(std::string(what) + ": backlog must be positive");
+    auto* s = new server_state;
+    s->loop = &get_running_loop().core();
+    s->handler = std::make_shared<const client_connected_handler>(std::move(handler));
+    s->limit = o.limit;
+    s->is_pipe = is_pipe;
+    s->loop->add_resource(s);
+    return s;
+}
+
+} // namespace
+
+} // namespace detail
+
+// ---- server ---------------------------------------------------------------
+
+server& server::operator=(server&& o) noexcept {
+    if (this != &o) {
+        if (s_) {
+            s_->close();
+            s_->release();
+        }
+        s_ = std::exchange(o.s_, nullptr);
+    }
+    return *this;
+}
+
+server::~server() {
+    if (s_) {
+        s_->close();
+        s_->release();
+    }
+}
+
+std::uint16_t server::port() const { return detail::state_of(s_, "port")->port; }
+std::vector<endpoint> server::sockets() const { return detail::state_of(s_, "sockets")->addrs; }
+endpoint server::sockname() const {
+    const auto& a = detail::state_of(s_, "sockname")->addrs;
+    return a.empty() ? endpoint() : a.front();
+}
+std::string server::unix_path() const { return detail::state_of(s_, "unix_path")->path; }
+bool server::is_serving() const noexcept { return s_ && !s_->closed; }
+void server::close() { detail::state_of(s_, "close")->close(); }
+
+void server::close_clients() {
+    detail::state_of(s_, "close_clients")->for_each_client([](detail::stream_conn* c) { c->close(); });
+}
+
+void server::abort_clients() {
+    detail::state_of(s_, "abort_clients")->for_each_client([](detail::stream_conn* c) { c->abort(); });
+}
+
+task<> server::wait_closed() {
+    detail::server_state* s = detail::state_of(s_, "wait_closed");
+    while (!s->fully_closed()) {
+        detail::server_wait_op op(s);
+        co_await op;
+    }
+}
+
+task<> server::serve_forever() {
+    detail::server_state* s = detail::state_of(s_, "serve_forever");
+    if (s->forever) throw std::runtime_error("serve_forever: the server is already being awaited on serve_forever()");
+    if (s->closed) throw std::runtime_error("serve_forever: the server is closed");
+    struct flag {
+        detail::server_state* s;
+        explicit flag(detail::server_state* st) noexcept : s(st) {
+            s->forever = true;
+            s->add_ref();
+        }
+        flag(const flag&) = delete;
+        ~flag() {
+            s->forever = false;
+            s->release();
+        }
+    } serving(s);
+    while (!s->closed) {
+        detail::serve_op op(s);
+        co_await op;
+    }
+}
+
+// ---- start_server ------------------------------------------------------------
+
+task<server> start_server(client_connected_handler handler, std::string host, std::uint16_t port,
+                          server_options options) {
+    server srv = detail::server_state::make(detail::new_server_state(handler, options, false, "start_server"));
+    std::vector<endpoint> addrs;
+    const bool any = host.empty();
+    if (any) {
+        addrs.emplace_back("0.0.0.0", port);
+        addrs.emplace_back("::", port);
+    } else {
+        addrs = co_await detail::resolve_stream_host(host, port);
+    }
+    detail::server_state* s = detail::server_state::of(srv);
+    for (std::size_t i = 0; i < addrs.size(); ++i) {
+        endpoint at = addrs[i];
+        if (port == 0 && s->port != 0) at = endpoint(at.address(), s->port); // one port for every socket
+        try {
+            s->listen_tcp(at, options);
+        } catch (const std::system_error&) {
+            // All interfaces: a host without IPv6 still serves IPv4.
+            if (!(any && at.family() == AF_INET6)) throw;
+        }
+    }
+    co_return srv;
+}
+
+task<server> start_unix_server(client_connected_handler handler, std::string path, server_options options) {
+    if (path.empty()) throw std::invalid_argument("start_unix_server: empty path");
+    if (path.size() >= sizeof(sockaddr_un{}.sun_path))
+        throw std::invalid_argument("start_unix_server: path is too long for a Unix socket: " + path);
+    server srv = detail::server_state::make(detail::new_server_state(handler, options, true, "start_unix_server"));
+    detail::server_state::of(srv)->listen_unix(path, options);
+    co_return srv;
+}
+
+} // namespace uvasync

@@ -1,0 +1,849 @@
+// Streams: the connection object, stream_reader, stream_writer,
+// open_connection and open_unix_connection.
+#include "stream_conn.hpp"
+
+#include <uvasync/dns.hpp>
+#include <uvasync/event_loop.hpp>
+#include <uvasync/streams.hpp>
+
+#include <sys/un.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <stdexcept>
+#include <vector>
+
+namespace uvasync {
+
+namespace detail {
+
+// ---- intrusive lists of parked operations -----------------------------
+
+list_op::~list_op() { unlink(); }
+
+void list_op::unlink() noexcept {
+    if (!list) return;
+    if (prev) prev->next = next;
+    else list->head = next;
+    if (next) next->prev = prev;
+    else list->tail = prev;
+    prev = next = nullptr;
+    list = nullptr;
+}
+
+void op_list::push(list_op* op) noexcept {
+    op->list = this;
+    op->next = nullptr;
+    op->prev = tail;
+    if (tail) tail->next = op;
+    else head = op;
+    tail = op;
+}
+
+list_op* op_list::pop() noexcept {
+    list_op* op = head;
+    if (op) op->unlink();
+    return op;
+}
+
+void op_list::wake_all() noexcept {
+    // Those parked now only: a woken task that parks again waits for the
+    // next wake-up, and one cancelled meanwhile leaves the snapshot.
+    op_list snapshot;
+    snapshot.head = std::exchange(head, nullptr);
+    snapshot.tail = std::exchange(tail, nullptr);
+    for (list_op* op = snapshot.head; op; op = op->next) op->list = &snapshot;
+    while (list_op* op = snapshot.pop()) op->wake_now();
+}
+
+void op_list::wake_all_soon() noexcept {
+    while (list_op* op = pop()) op->wake_soon();
+}
+
+void op_list::forget() noexcept {
+    head = tail = nullptr; // the frames that held them are gone
+}
+
+// ---- buffers ------------------------------------------------------------
+
+char* shared_read_buffer() noexcept {
+    thread_local std::unique_ptr<char[]> buffer(new char[shared_read_size]);
+    return buffer.get();
+}
+
+namespace {
+
+// Write requests are recycled per thread, with their string's capacity.
+struct write_req_pool {
+    write_req* head = nullptr;
+    std::size_t count = 0;
+    ~write_req_pool() {
+        while (head) delete std::exchange(head, head->next_free);
+    }
+};
+thread_local write_req_pool t_pool;
+constexpr std::size_t pool_max = 256;
+constexpr std::size_t pool_keep_capacity = 64 * 1024;
+
+write_req* get_req() {
+    if (write_req* r = t_pool.head) {
+        t_pool.head = r->next_free;
+        --t_pool.count;
+        r->next_free = nullptr;
+        return r;
+    }
+    return new write_req;
+}
+
+void put_req(write_req* r) noexcept {
+    if (t_pool.count >= pool_max) {
+        delete r;
+        return;
+    }
+    if (r->data.capacity() > pool_keep_capacity) std::string().swap(r->data);
+    else r->data.clear();
+    r->off = r->bytes = 0;
+    r->conn = nullptr;
+    r->next_free = t_pool.head;
+    t_pool.head = r;
+    ++t_pool.count;
+}
+
+} // namespace
+
+void check_limit(std::size_t limit, const char* what) {
+    if (limit == 0) throw std::invalid_argument(std::string(what) + ": limit must be positive");
+}
+
+// ---- stream_conn: lifecycle ---------------------------------------------
+
+stream_conn* stream_conn::create(loop_core* loop, kind k, std::size_t limit) {
+    auto* c = new stream_conn;
+    c->loop = loop;
+    c->type = k;
+    c->limit = limit;
+    uv_loop_t* uv = loop->self().native_handle();
+    int rc = k == kind::tcp ? uv_tcp_init(uv, &c->h.tcp) : uv_pipe_init(uv, &c->h.pipe, 0);
+    if (rc < 0) {
+        delete c;
+        throw_uv_error(rc, "socket");
+    }
+    c->handle()->data = c;
+    c->refs = 2; // the caller's and the handle's
+    loop->add_resource(c);
+    return c;
+}
+
+stream_conn::~stream_conn() {
+    std::free(own);
+    if (staged) put_req(staged);
+}
+
+void stream_conn::setup_accepted_or_connected() noexcept {
+    if (type == kind::tcp) uv_tcp_nodelay(&h.tcp, 1);
+}
+
+std::pair<stream_reader, stream_writer> stream_conn::make_pair() {
+    reader_alive = writer_alive = true;
+    add_ref(); // the writer's; the caller's reference becomes the reader's
+    if (int rc = start_reading(); rc < 0) lose(rc);
+    return {stream_reader(this), stream_writer(this)};
+}
+
+int stream_conn::start_reading() noexcept {
+    if (reading || paused_reading || handle_closing || eof) return 0;
+    int rc = uv_read_start(stream(), &on_alloc, &on_read);
+    if (rc == 0) reading = true;
+    return rc;
+}
+
+void stream_conn::close() noexcept {
+    if (closing) return;
+    closing = true;
+    if (handle_closing) return;
+    if (reading) {
+        uv_read_stop(stream());
+        reading = false;
+    }
+    paused_reading = false;
+    if (staged) submit_staged();
+    if (handle_closing) return;
+    if (inflight == 0) close_handle();
+    else close_after_flush = true;
+}
+
+void stream_conn::abort() noexcept {
+    closing = true;
+    if (!handle_closing) close_handle();
+}
+
+void stream_conn::lose(int status) noexcept {
+    if (handle_closing) return;
+    if (!error) error = status;
+    close_handle();
+}
+
+void stream_conn::close_handle() noexcept {
+    handle_closing = true;
+    eof = true;
+    reading = false;
+    if (staged) put_req(std::exchange(staged, nullptr));
+    if (!loop_gone) loop->remove_resource(this);
+    uv_close(handle(), &on_close);
+}
+
+void stream_conn::on_close(uv_handle_t* hd) {
+    auto* c = static_cast<stream_conn*>(hd->data);
+    c->closed = true;
+    if (!c->loop_gone) {
+        c->add_ref();
+        if (parked_op* w = std::exchange(c->read_waiter, nullptr)) w->wake_now();
+        c->drain_waiters.wake_all();
+        c->closed_waiters.wake_all();
+        c->release();
+    }
+    if (server_state* s = std::exchange(c->srv, nullptr)) server_client_closed(s, c);
+    c->release(); // the handle's
+}
+
+void stream_conn::close_for_loop() noexcept {
+    // The loop is closing: every task frame is gone already, so the parked
+    // operations are too. Close the socket; touch the loop no more.
+    loop_gone = true;
+    read_waiter = nullptr;
+    connect_waiter = nullptr;
+    drain_waiters.forget();
+    closed_waiters.forget();
+    closing = true;
+    if (!handle_closing) close_handle();
+}
+
+// ---- stream_conn: reading -----------------------------------------------
+
+void stream_conn::on_alloc(uv_handle_t*, std::size_t, uv_buf_t* buf) {
+    buf->base = shared_read_buffer();
+    buf->len = shared_read_size;
+}
+
+void stream_conn::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
+    auto* c = static_cast<stream_conn*>(s->data);
+    if (!c || nread == 0) return;
+    if (nread < 0) {
+        if (nread == UV_EOF) {
+            c->eof = true;
+            c->reading = false; // libuv stopped reading
+            if (parked_op* w = std::exchange(c->read_waiter, nullptr)) w->wake_now();
+        } else {
+            c->lose(static_cast<int>(nread)); // the reader hears of it from the close callback
+        }
+        return;
+    }
+    if (!c->reader_alive) return; // nobody will read it
+    const auto n = static_cast<std::size_t>(nread);
+    // (The handle's reference keeps `c` alive: its close callback cannot run
+    // before this returns, whatever the woken reader does.)
+    if (c->rn == 0 && c->read_waiter) {
+        // Hand the bytes to the waiting reader where they are; keep only
+        // what it leaves.
+        c->in_shared = true;
+        c->rp = buf->base;
+        c->rn = n;
+        std::exchange(c->read_waiter, nullptr)->wake_now();
+        c->in_shared = false;
+        const char* left = c->rp;
+        const std::size_t nleft = c->rn;
+        c->rp = c->own;
+        c->rn = 0;
+        if (nleft && c->reader_alive) c->append(left, nleft);
+    } else {
+        c->append(buf->base, n);
+        if (parked_op* w = std::exchange(c->read_waiter, nullptr)) w->wake_now();
+    }
+    // asyncio's flow control: stop reading above 2 x limit unread.
+    if (c->reading && c->rn > 2 * c->limit) {
+        uv_read_stop(c->stream());
+        c->reading = false;
+        c->paused_reading = true;
+    }
+}
+
+void stream_conn::append(const char* p, std::size_t n) {
+    std::size_t off = rn ? static_cast<std::size_t>(rp - own) : 0;
+    if (off + rn + n > cap) {
+        if (rn + n <= cap / 2) { // plenty of room at the front: compact
+            std::memmove(own, rp, rn);
+        } else {
+            const std::size_t want = std::max({cap * 2, rn + n, std::size_t(4096)});
+            auto* fresh = static_cast<char*>(std::malloc(want));
+            if (!fresh) {
+                lose(UV_ENOBUFS);
+                return;
+            }
+            if (rn) std::memcpy(fresh, rp, rn);
+            std::free(own);
+            own = fresh;
+            cap = want;
+        }
+        off = 0;
+    }
+    std::memcpy(own + off + rn, p, n);
+    rp = own + off;
+    rn += n;
+}
+
+void stream_conn::consume(std::size_t n) noexcept {
+    rp += n;
+    rn -= n;
+    if (rn == 0 && !in_shared) rp = own;
+    if (paused_reading && rn <= limit) maybe_resume_reading();
+}
+
+std::string stream_conn::take(std::size_t n) {
+    std::string out(rp, n);
+    consume(n);
+    return out;
+}
+
+void stream_conn::free_buffer_if_empty() noexcept {
+    if (rn == 0 && !in_shared && own) {
+        std::free(own);
+        own = nullptr;
+        cap = 0;
+        rp = nullptr;
+    }
+}
+
+void stream_conn::maybe_resume_reading() noexcept {
+    if (!paused_reading) return;
+    paused_reading = false;
+    if (int rc = start_reading(); rc < 0) lose(rc);
+}
+
+void stream_conn::throw_read_error(const char* what) const { throw_uv_error(error, what); }
+
+void stream_conn::release_reader() noexcept {
+    reader_alive = false;
+    read_waiter = nullptr;
+    if (!in_shared) {
+        std::free(own);
+        own = nullptr;
+        cap = 0;
+    }
+    rp = nullptr;
+    rn = 0;
+    maybe_resume_reading(); // go on reading (and discarding) to see EOF and errors
+    if (!writer_alive) close();
+    release();
+}
+
+// ---- stream_conn: writing -----------------------------------------------
+
+void stream_conn::check_writable(const char* what) const {
+    if (eof_requested) throw std::runtime_error(std::string(what) + ": cannot write after write_eof()");
+    if (closing) throw std::runtime_error(std::string(what) + ": the stream writer is closed");
+}
+
+void stream_conn::write(std::string_view sv) {
+    check_writable("write");
+    if (handle_closing || sv.empty()) return; // lost: dropped, as asyncio does
+    if (!staged && inflight == 0) {
+        uv_buf_t b;
+        b.base = const_cast<char*>(sv.data());
+        b.len = sv.size();
+        const int n = uv_try_write(stream(), &b, 1);
+        if (n >= 0 && static_cast<std::size_t>(n) == sv.size()) return;
+        if (n < 0 && n != UV_EAGAIN) {
+            lose(n);
+            return;
+        }
+        if (n > 0) sv.remove_prefix(static_cast<std::size_t>(n));
+    }
+    if (staged) {
+        staged->data.append(sv);
+    } else {
+        staged = get_req();
+        staged->data.assign(sv);
+    }
+    if (inflight == 0) submit_staged();
+    maybe_pause_writing();
+}
+
+void stream_conn::write(std::string&& s) {
+    check_writable("write");
+    if (handle_closing || s.empty()) return;
+    std::size_t sent = 0;
+    if (!staged && inflight == 0) {
+        uv_buf_t b;
+        b.base = s.data();
+        b.len = s.size();
+        const int n = uv_try_write(stream(), &b, 1);
+        if (n >= 0 && static_cast<std::size_t>(n) == s.size()) return;
+        if (n < 0 && n != UV_EAGAIN) {
+            lose(n);
+            return;
+        }
+        if (n > 0) sent = static_cast<std::size_t>(n);
+    }
+    if (staged) {
+        staged->data.append(s, sent);
+    } else {
+        staged = get_req();
+        staged->data = std::move(s); // the caller's string is sent where it is
+        staged->off = sent;
+    }
+    if (inflight == 0) submit_staged();
+    maybe_pause_writing();
+}
+
+void stream_conn::submit_staged() noexcept {
+    write_req* r = std::exchange(staged, nullptr);
+    r->bytes = r->data.size() - r->off;
+    r->conn = this;
+    r->req.data = r;
+    uv_buf_t b;
+    b.base = r->data.data() + r->off;
+    b.len = r->bytes;
+    if (int rc = uv_write(&r->req, stream(), &b, 1, &on_write); rc < 0) {
+        put_req(r);
+        lose(rc);
+        return;
+    }
+    ++inflight;
+    inflight_bytes += r->bytes;
+}
+
+void stream_conn::on_write(uv_write_t* req, int status) {
+    auto* r = static_cast<write_req*>(req->data);
+    stream_conn* c = r->conn;
+    --c->inflight;
+    c->inflight_bytes -= r->bytes;
+    put_req(r);
+    if (status < 0) {
+        if (status != UV_ECANCELED) c->lose(status);
+        return;
+    }
+    if (c->handle_closing) return;
+    if (c->staged) c->submit_staged();
+    c->after_flush();
+}
+
+void stream_conn::after_flush() noexcept {
+    if (handle_closing) return;
+    if (inflight == 0 && !staged) {
+        if (close_after_flush) {
+            close_handle();
+            return;
+        }
+        if (eof_requested && !shutdown_started) do_shutdown();
+    }
+    if (paused_writing && write_buffer_size() <= low_water) {
+        paused_writing = false;
+        if (!loop_gone && !drain_waiters.empty()) {
+            add_ref();
+            drain_waiters.wake_all();
+            release();
+        }
+    }
+}
+
+void stream_conn::write_eof() {
+    if (eof_requested || closing || handle_closing) return;
+    eof_requested = true;
+    if (inflight == 0 && !staged) do_shutdown();
+}
+
+void stream_conn::do_shutdown() noexcept {
+    shutdown_started = true;
+    shutdown_req.data = this;
+    // A failure (the peer is gone) shows up on the next read or write.
+    uv_shutdown(&shutdown_req, stream(), [](uv_shutdown_t*, int) {});
+}
+
+void stream_conn::release_writer() noexcept {
+    writer_alive = false;
+    if (!reader_alive) close();
+    release();
+}
+
+namespace {
+
+stream_conn* conn_of(stream_conn* c, const char* what) {
+    if (!c) throw std::logic_error(std::string(what) + ": the stream is not connected (moved from?)");
+    return c;
+}
+
+void check_single_reader(stream_conn* c, const char* what) {
+    if (c->read_waiter)
+        throw std::runtime_error(std::string(what) +
+                                 ": another task is already waiting for incoming data on this stream");
+}
+
+// Owns a connection being set up; aborts it unless handed on.
+struct conn_ref {
+    stream_conn* c;
+    explicit conn_ref(stream_conn* conn) noexcept : c(conn) {}
+    conn_ref(const conn_ref&) = delete;
+    conn_ref& operator=(const conn_ref&) = delete;
+    ~conn_ref() {
+        if (c) {
+            c->abort();
+            c->release();
+        }
+    }
+    stream_conn* take() noexcept { return std::exchange(c, nullptr); }
+};
+
+} // namespace
+
+// ---- connecting -----------------------------------------------------------
+
+// Parks while a TCP or Unix connect is in flight. Cancelling it closes the
+// socket (libuv then fails the request with UV_ECANCELED, unheard).
+struct connect_op : parked_op {
+    stream_conn* c;
+    const sockaddr* addr = nullptr; // TCP
+    const char* path = nullptr;     // Unix
+    int status = 0;
+
+    explicit connect_op(stream_conn* conn) noexcept : c(conn) {}
+    connect_op(const connect_op&) = delete;
+    ~connect_op() {
+        if (c->connect_waiter == this) c->connect_waiter = nullptr;
+    }
+    bool await_ready() const noexcept { return false; }
+    template <class P> bool await_suspend(std::coroutine_handle<P> h) noexcept {
+        if (!park(h.promise().root, h)) return false;
+        abort = &on_abort;
+        c->connect_req.data = c;
+        if (path) {
+            uv_pipe_connect(&c->connect_req, &c->h.pipe, path, &on_connect);
+        } else if (int rc = uv_tcp_connect(&c->connect_req, &c->h.tcp, addr, &on_connect); rc < 0) {
+            status = rc;
+            task->parked = nullptr; // nothing started: resume at once
+            return false;
+        }
+        c->connect_waiter = this;
+        return true;
+    }
+    void await_resume() const { throw_if_cancelled(); }
+
+    static void on_connect(uv_connect_t* req, int st) {
+        auto* conn = static_cast<stream_conn*>(req->data);
+        if (auto* w = static_cast<connect_op*>(std::exchange(conn->connect_waiter, nullptr))) {
+            w->status = st;
+            w->wake_now();
+        }
+    }
+    static bool on_abort(parked_op* op) noexcept {
+        auto* self = static_cast<connect_op*>(op);
+        self->c->connect_waiter = nullptr;
+        self->c->abort();
+        return false;
+    }
+};
+
+namespace {
+
+bool is_numeric_host(const std::string& host) {
+    unsigned char buf[sizeof(in6_addr)];
+    return uv_inet_pton(AF_INET, host.c_str(), buf) == 0 || uv_inet_pton(AF_INET6, host.c_str(), buf) == 0;
+}
+
+} // namespace
+
+task<std::vector<endpoint>> resolve_stream_host(std::string host, std::uint16_t port) {
+    std::vector<endpoint> addrs;
+    if (is_numeric_host(host)) {
+        addrs.emplace_back(host, port);
+        co_return addrs;
+    }
+    addrs = co_await getaddrinfo(std::move(host), port);
+    co_return addrs;
+}
+
+// One attempt: a connected connection, or null with `status` set.
+task<stream_conn*> connect_one(loop_core* loop, endpoint to, std::optional<endpoint> local, std::size_t limit,
+                               int* status) {
+    conn_ref hold(stream_conn::create(loop, stream_conn::kind::tcp, limit));
+    if (local) {
+        if (int rc = uv_tcp_bind(&hold.c->h.tcp, local->data(), 0); rc < 0)
+            throw make_uv_error(rc, ("bind " + local->to_string()).c_str());
+    }
+    connect_op op(hold.c);
+    op.addr = to.data();
+    co_await op;
+    *status = op.status;
+    if (op.status < 0) co_return nullptr;
+    co_return hold.take();
+}
+
+} // namespace detail
+
+// ---- stream_reader --------------------------------------------------------
+
+stream_reader& stream_reader::operator=(stream_reader&& o) noexcept {
+    if (this != &o) {
+        if (c_) c_->release_reader();
+        c_ = std::exchange(o.c_, nullptr);
+    }
+    return *this;
+}
+
+stream_reader::~stream_reader() {
+    if (c_) c_->release_reader();
+}
+
+bool stream_reader::at_eof() const noexcept { return c_ && c_->eof && c_->rn == 0; }
+std::size_t stream_reader::buffered_size() const noexcept { return c_ ? c_->rn : 0; }
+std::size_t stream_reader::limit() const noexcept { return c_ ? c_->limit : default_stream_limit; }
+
+task<std::string> stream_reader::read(std::size_t n) {
+    detail::stream_conn* c = detail::conn_of(c_, "read");
+    if (n == 0) co_return std::string();
+    for (;;) {
+        if (c->rn) co_return c->take(std::min(n, c->rn));
+        if (c->error) c->throw_read_error("read");
+        if (c->eof) co_return std::string();
+        detail::check_single_reader(c, "read");
+        detail::read_wait_op op(c);
+        co_await op;
+    }
+}
+
+task<std::string> stream_reader::read() {
+    detail::stream_conn* c = detail::conn_of(c_, "read");
+    std::string out;
+    for (;;) {
+        if (c->rn) {
+            out.append(c->rp, c->rn);
+            c->consume(c->rn);
+            continue;
+        }
+        if (c->error) c->throw_read_error("read");
+        if (c->eof) co_return out;
+        detail::check_single_reader(c, "read");
+        detail::read_wait_op op(c);
+        co_await op;
+    }
+}
+
+task<std::string> stream_reader::readexactly(std::size_t n) {
+    detail::stream_conn* c = detail::conn_of(c_, "readexactly");
+    if (n == 0) co_return std::string();
+    for (;;) {
+        if (c->rn >= n) co_return c->take(n);
+        if (c->error) c->throw_read_error("readexactly");
+        if (c->eof) throw incomplete_read_error(c->take(c->rn), n);
+        detail::check_single_reader(c, "readexactly");
+        detail::read_wait_op op(c);
+        co_await op;
+    }
+}
+
+task<std::string> stream_reader::readuntil(std::string_view separator) {
+    detail::stream_conn* c = detail::conn_of(c_, "readuntil");
+    const std::size_t seplen = separator.size();
+    if (seplen == 0) throw std::invalid_argument("readuntil: the separator should be at least one byte long");
+    std::size_t offset = 0; // where the search resumes: earlier bytes were searched already
+    std::size_t found = std::string_view::npos;
+    for (;;) {
+        if (c->rn >= offset + seplen) {
+            found = std::string_view(c->rp, c->rn).find(separator, offset);
+            if (found != std::string_view::npos) break;
+            offset = c->rn + 1 - seplen;
+            if (offset > c->limit)
+                throw limit_overrun_error("readuntil: separator is not found, and chunk exceeds the limit", offset);
+        }
+        if (c->error) c->throw_read_error("readuntil");
+        if (c->eof) throw incomplete_read_error(c->take(c->rn), 0);
+        detail::check_single_reader(c, "readuntil");
+        detail::read_wait_op op(c);
+        co_await op;
+    }
+    if (found > c->limit)
+        throw limit_overrun_error("readuntil: separator is found, but chunk is longer than the limit", found);
+    co_return c->take(found + seplen);
+}
+
+task<std::string> stream_reader::readline() {
+    detail::stream_conn* c = detail::conn_of(c_, "readline");
+    std::size_t offset = 0;
+    for (;;) {
+        if (c->rn > offset) {
+            const void* nl = std::memchr(c->rp + offset, '\n', c->rn - offset);
+            if (nl) {
+                const auto pos = static_cast<std::size_t>(static_cast<const char*>(nl) - c->rp);
+                if (pos > c->limit) {
+                    c->consume(pos + 1); // the over-long line goes, as asyncio does
+                    throw limit_overrun_error("readline: separator is found, but chunk is longer than the limit", pos);
+                }
+                co_return c->take(pos + 1);
+            }
+            offset = c->rn;
+            if (offset > c->limit) {
+                c->consume(c->rn);
+                throw limit_overrun_error("readline: separator is not found, and chunk exceeds the limit", offset);
+            }
+        }
+        if (c->error) c->throw_read_error("readline");
+        if (c->eof) co_return c->take(c->rn);
+        detail::check_single_reader(c, "readline");
+        detail::read_wait_op op(c);
+        co_await op;
+    }
+}
+
+// ---- stream_writer --------------------------------------------------------
+
+stream_writer& stream_writer::operator=(stream_writer&& o) noexcept {
+    if (this != &o) {
+        if (c_) c_->release_writer();
+        c_ = std::exchange(o.c_, nullptr);
+    }
+    return *this;
+}
+
+stream_writer::~stream_writer() {
+    if (c_) c_->release_writer();
+}
+
+void stream_writer::write(std::string_view data) { detail::conn_of(c_, "write")->write(data); }
+void stream_writer::write(std::string&& data) { detail::conn_of(c_, "write")->write(std::move(data)); }
+
+task<> stream_writer::drain() {
+    detail::stream_conn* c = detail::conn_of(c_, "drain");
+    if (c->error) throw make_uv_error(c->error, "drain");
+    if (c->handle_closing) throw make_uv_error(UV_ECONNRESET, "drain: connection lost");
+    while (c->paused_writing && !c->handle_closing) {
+        detail::conn_list_op op(c, &c->drain_waiters);
+        co_await op;
+    }
+    if (c->error) throw make_uv_error(c->error, "drain");
+}
+
+void stream_writer::write_eof() { detail::conn_of(c_, "write_eof")->write_eof(); }
+void stream_writer::close() { detail::conn_of(c_, "close")->close(); }
+void stream_writer::abort() { detail::conn_of(c_, "abort")->abort(); }
+
+task<> stream_writer::wait_closed() {
+    detail::stream_conn* c = detail::conn_of(c_, "wait_closed");
+    while (!c->closed) {
+        detail::conn_list_op op(c, &c->closed_waiters);
+        co_await op;
+    }
+}
+
+bool stream_writer::is_closing() const noexcept { return !c_ || c_->closing || c_->handle_closing; }
+
+endpoint stream_writer::peername() const {
+    detail::stream_conn* c = detail::conn_of(c_, "peername");
+    if (c->type == detail::stream_conn::kind::tcp && !c->have_peer && !c->handle_closing) {
+        sockaddr_storage ss{};
+        int len = sizeof ss;
+        if (uv_tcp_getpeername(&c->h.tcp, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+            c->peer = endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&ss));
+            c->have_peer = true;
+        }
+    }
+    return c->peer;
+}
+
+endpoint stream_writer::sockname() const {
+    detail::stream_conn* c = detail::conn_of(c_, "sockname");
+    if (c->type == detail::stream_conn::kind::tcp && !c->have_sock && !c->handle_closing) {
+        sockaddr_storage ss{};
+        int len = sizeof ss;
+        if (uv_tcp_getsockname(&c->h.tcp, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+            c->sock = endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&ss));
+            c->have_sock = true;
+        }
+    }
+    return c->sock;
+}
+
+namespace {
+std::string pipe_name(detail::stream_conn* c, int (*get)(const uv_pipe_t*, char*, size_t*)) {
+    if (c->type != detail::stream_conn::kind::pipe || c->handle_closing) return {};
+    char buf[sizeof(sockaddr_un{}.sun_path) + 1];
+    std::size_t len = sizeof buf;
+    if (get(&c->h.pipe, buf, &len) != 0) return {};
+    return std::string(buf, len);
+}
+} // namespace
+
+std::string stream_writer::unix_peername() const {
+    return pipe_name(detail::conn_of(c_, "unix_peername"), &uv_pipe_getpeername);
+}
+std::string stream_writer::unix_sockname() const {
+    return pipe_name(detail::conn_of(c_, "unix_sockname"), &uv_pipe_getsockname);
+}
+
+void stream_writer::set_write_buffer_limits(std::optional<std::size_t> high, std::optional<std::size_t> low) {
+    detail::stream_conn* c = detail::conn_of(c_, "set_write_buffer_limits");
+    const std::size_t hi = high ? *high : (low ? 4 * *low : 64 * 1024);
+    const std::size_t lo = low ? *low : hi / 4;
+    if (hi < lo)
+        throw std::invalid_argument("set_write_buffer_limits: high (" + std::to_string(hi) + ") must be >= low (" +
+                                    std::to_string(lo) + ")");
+    c->high_water = hi;
+    c->low_water = lo;
+    c->maybe_pause_writing();
+}
+
+std::pair<std::size_t, std::size_t> stream_writer::get_write_buffer_limits() const noexcept {
+    if (!c_) return {16 * 1024, 64 * 1024};
+    return {c_->low_water, c_->high_water};
+}
+
+std::size_t stream_writer::get_write_buffer_size() const noexcept { return c_ ? c_->write_buffer_size() : 0; }
+
+uv_stream_t* stream_writer::native_handle() const noexcept {
+    return c_ && !c_->handle_closing ? c_->stream() : nullptr;
+}
+
+// ---- open_connection --------------------------------------------------------
+
+task<std::pair<stream_reader, stream_writer>> open_connection(std::string host, std::uint16_t port,
+                                                              connect_options options) {
+    detail::check_limit(options.limit, "open_connection");
+    detail::loop_core* loop = &get_running_loop().core();
+    std::vector<endpoint> addrs = co_await detail::resolve_stream_host(host, port);
+    if (options.local_addr) { // only addresses of the local address's family can work
+        const int family = options.local_addr->family();
+        std::erase_if(addrs, [family](const endpoint& e) { return e.family() != family; });
+        if (addrs.empty())
+            throw std::system_error(std::make_error_code(std::errc::address_family_not_supported),
+                                    "open_connection: no address of " + host + " matches local_addr " +
+                                        options.local_addr->to_string());
+    }
+    if (addrs.empty()) throw_uv_error(UV_EAI_NONAME, ("open_connection: " + host + " has no address").c_str());
+    int status = 0;
+    endpoint last;
+    for (const endpoint& to : addrs) {
+        detail::stream_conn* c = co_await detail::connect_one(loop, to, options.local_addr, options.limit, &status);
+        if (c) {
+            c->setup_accepted_or_connected();
+            co_return c->make_pair();
+        }
+        last = to;
+    }
+    throw make_uv_error(status, ("connect to " + last.to_string()).c_str());
+}
+
+task<std::pair<stream_reader, stream_writer>> open_unix_connection(std::string path, std::size_t limit) {
+    detail::check_limit(limit, "open_unix_connection");
+    if (path.empty()) throw std::invalid_argument("open_unix_connection: empty path");
+    if (path.size() >= sizeof(sockaddr_un{}.sun_path))
+        throw std::invalid_argument("open_unix_connection: path is too long for a Unix socket: " + path);
+    detail::loop_core* loop = &get_running_loop().core();
+    detail::conn_ref hold(detail::stream_conn::create(loop, detail::stream_conn::kind::pipe, limit));
+    detail::connect_op op(hold.c);
+    op.path = path.c_str();
+    co_await op;
+    if (op.status < 0) throw make_uv_error(op.status, ("connect to unix socket " + path).c_str());
+    co_return hold.take()->make_pair();
+}
+
+} // namespace uvasync
