@@ -2,6 +2,7 @@
 // This header brings in the whole public API.
 #pragma once
 
+#include "datagram.hpp"
 #include "dns.hpp"
 #include "endpoint.hpp"
 #include "errors.hpp"
