@@ -352,7 +352,7 @@ class Suite:
             if part.startswith("@"):
                 path = self.find_binary(part[1:])
                 if path is None:
-                    raise LookupError(f"not built ({self.build_dirs[0] / part[1:]})")
+                    raise LookupError(f"not built ({rel(self.build_dirs[0] / part[1:])})")
                 cmd.append(str(path))
             else:
                 cmd.append(part.replace("%PY", PY).replace("%BENCH", str(BENCH)))
@@ -617,8 +617,8 @@ class Suite:
                 self.say(f"{'py_micro':>16} {loop:<17}: failed: {err.strip()[-200:]}")
         binary = self.find_binary("uvasync_micro")
         if binary is None:
-            micro["uvasync"] = {"skipped": f"not built ({self.build_dirs[0] / 'uvasync_micro'})"}
-            self.say(f"{'uvasync_micro':>16}: skipped: not built ({self.build_dirs[0] / 'uvasync_micro'})")
+            micro["uvasync"] = {"skipped": f"not built ({rel(self.build_dirs[0] / 'uvasync_micro')})"}
+            self.say(f"{'uvasync_micro':>16}: skipped: not built ({rel(self.build_dirs[0] / 'uvasync_micro')})")
             return micro
         with tempfile.TemporaryDirectory() as tmp:
             outfile = Path(tmp) / "micro.json"
@@ -697,6 +697,14 @@ class Suite:
             "other_load_pct": "user+system time on CPUs 0 and 1 during the window not accounted to the "
                               "server or the client (percent of one CPU): other processes on the machine",
         }
+
+
+def rel(path):
+    """A path relative to the repository when it is inside it."""
+    try:
+        return str(Path(path).relative_to(ROOT))
+    except ValueError:
+        return str(path)
 
 
 def server_kind(case):
