@@ -182,8 +182,9 @@ TEST_P(UdpTest, DatagramsQueueWhileNobodyAwaits) {
             co_await client.sendto(std::move(number), server.sockname());
         }
         // Loopback delivers in sending order: once the marker has its
-        // datagram, the loop has read the server's ten into its queue,
-        // while nobody awaited recvfrom() there.
+        // datagram, the loop has read the server's ten into its queue
+        // (libuv reads up to 32 per socket and loop iteration), while
+        // nobody awaited recvfrom() there.
         co_await client.sendto("sync", marker.sockname());
         auto [sync, from] = co_await receive(marker);
         EXPECT_EQ(sync, "sync");
@@ -191,6 +192,39 @@ TEST_P(UdpTest, DatagramsQueueWhileNobodyAwaits) {
         for (int i = 0; i < 10; ++i) {
             auto [data, sender] = co_await server.recvfrom(); // queued: no suspension
             EXPECT_EQ(data, std::to_string(i));
+        }
+        EXPECT_EQ(server.queued(), 0u);
+    };
+    run(body(any_port()));
+}
+
+TEST_P(UdpTest, FullQueueStopsReadingAndResumes) {
+    // Past max_queued_datagrams the socket stops reading: the rest wait in
+    // the kernel's buffer and come in order once recvfrom() drains the queue.
+    auto body = [](endpoint any) -> task<> {
+        datagram_socket server = co_await bound(any);
+        datagram_socket marker = co_await bound(any);
+        datagram_socket client = co_await bound(any);
+        const int total = static_cast<int>(datagram_socket::max_queued_datagrams) + 76;
+        int sent = 0;
+        // Small batches, each followed by a marker datagram to another
+        // socket: libuv reads at most 32 datagrams per socket per loop
+        // iteration, so a batch this small is in the queue by the time the
+        // marker's datagram (sent after it) has been received.
+        while (sent < total) {
+            for (int i = 0; i < 16 && sent < total; ++i, ++sent) {
+                std::string number = std::to_string(sent);
+                co_await client.sendto(std::move(number), server.sockname());
+            }
+            co_await client.sendto("sync", marker.sockname());
+            auto [sync, from] = co_await receive(marker);
+            EXPECT_EQ(sync, "sync");
+        }
+        EXPECT_EQ(server.queued(), datagram_socket::max_queued_datagrams);
+        for (int i = 0; i < total; ++i) {
+            auto [data, from] = co_await receive(server);
+            EXPECT_EQ(data, std::to_string(i));
+            if (data != std::to_string(i)) break;
         }
         EXPECT_EQ(server.queued(), 0u);
     };
