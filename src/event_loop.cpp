@@ -411,7 +411,13 @@ void event_loop::run_until_done(detail::task_state_base* t) {
 }
 
 void event_loop::cancel_all_tasks() {
-    std::vector<task_handle<>> pending = all_tasks();
+    // This loop's pending tasks (not the free all_tasks(), which sees only a
+    // loop that is running: run() calls this after run_until_complete returned).
+    std::vector<task_handle<>> pending;
+    for (detail::task_state_base* t = all_tasks_; t; t = t->next_task) {
+        t->add_ref();
+        pending.push_back(task_handle<>::adopt(t));
+    }
     if (pending.empty()) return;
     for (auto& h : pending) h.cancel();
     struct counter : detail::task_waiter {
