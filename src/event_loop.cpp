@@ -94,7 +94,10 @@ void loop_core::run_ready() noexcept {
     // batches run per libuv iteration; I/O and timers still get their turn
     // after at most `batches_per_iteration`.
     constexpr int batches_per_iteration = 16;
-    for (int round = 0; round < batches_per_iteration && !ready_.empty() && !loop.stopping_; ++round) {
+    // After stop() the batch of this iteration still runs (asyncio runs one
+    // iteration even when stop() came before run_forever), but no more.
+    for (int round = 0; round < batches_per_iteration && !ready_.empty() && !(round > 0 && loop.stopping_);
+         ++round) {
         ready_queue batch;
         ready_.take_all(batch);
         if (loop.debug_) {
@@ -303,7 +306,8 @@ void event_loop::on_idle(uv_idle_t* h) {
 
 void event_loop::on_check(uv_check_t* h) {
     auto* self = static_cast<event_loop*>(h->data);
-    if (!self->ready_.empty()) self->run_ready();
+    // Once stopped, what callbacks queued waits for the next run (asyncio).
+    if (!self->ready_.empty() && !self->stopping_) self->run_ready();
 }
 
 void event_loop::on_timer(void* loop) {
