@@ -261,8 +261,9 @@ void stream_conn::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
         c->append(buf->base, n);
         if (parked_op* w = std::exchange(c->read_waiter, nullptr)) w->wake_now();
     }
-    // asyncio's flow control: stop reading above 2 x limit unread.
-    if (c->reading && c->rn > 2 * c->limit) {
+    // asyncio's flow control: stop reading above 2 x limit unread (unless
+    // a reader waits for more: asyncio resumes reading for a waiting reader).
+    if (c->reading && c->rn > 2 * c->limit && !c->read_waiter) {
         uv_read_stop(c->stream());
         c->reading = false;
         c->paused_reading = true;
