@@ -182,10 +182,9 @@ struct connect_options {
     std::size_t limit = default_stream_limit;
     // Bind the socket to this address before connecting.
     std::optional<endpoint> local_addr;
-    // When a name resolves to several addresses they are tried in order,
-    // the first that connects wins. With a delay set, the next attempt
-    // starts when the previous one has not connected within the delay
-    // (RFC 8305 "Happy Eyeballs"), racing it; otherwise one at a time.
+    // When a name resolves to several addresses they are tried one at a
+    // time, in the resolver's order; the first that connects wins. Accepted
+    // for asyncio compatibility: attempts are not raced yet (RFC 8305).
     std::optional<std::chrono::milliseconds> happy_eyeballs_delay;
 };
 
