@@ -626,6 +626,8 @@ class Suite:
                    f"--benchmark_out={outfile}", "--benchmark_out_format=json"]
             if self.quick:
                 cmd.append("--benchmark_min_time=0.05")
+            else:  # medians of 3, as for the load cases
+                cmd += ["--benchmark_repetitions=3", "--benchmark_report_aggregates_only=true"]
             rc, out, err = run_client(cmd, timeout=90 if self.quick else 300)
             try:
                 data = json.loads(outfile.read_text())

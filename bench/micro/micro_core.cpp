@@ -7,6 +7,7 @@
 
 #include <malloc.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -121,6 +122,47 @@ void BM_tasks_sleeping_1ms(benchmark::State& state) {
     state.SetItemsProcessed(state.iterations() * n);
 }
 BENCHMARK(BM_tasks_sleeping_1ms)->Arg(10'000)->Arg(1'000'000)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// Scheduling delay: how late sleep(1 ms) wakes up, on an idle loop and on a
+// busy one (100 other tasks spinning on sleep(0)), as bench/py_micro.py
+// measures asyncio and uvloop. Reported as p50_us / p99_us counters.
+task<> spinner(const bool* stop) {
+    while (!*stop) co_await sleep(0s);
+}
+
+task<std::vector<double>> sample_lateness(int samples, int busy_tasks) {
+    bool stop = false;
+    std::vector<task_handle<>> spinners;
+    for (int i = 0; i < busy_tasks; ++i) spinners.push_back(create_task(spinner(&stop)));
+    co_await sleep(10ms); // let the spinners start
+    std::vector<double> late;
+    late.reserve(static_cast<std::size_t>(samples));
+    for (int i = 0; i < samples; ++i) {
+        const auto t0 = clock::now();
+        co_await sleep(1ms);
+        late.push_back(std::chrono::duration<double, std::micro>(clock::now() - t0 - 1ms).count());
+    }
+    stop = true;
+    for (auto& h : spinners) co_await h;
+    std::sort(late.begin(), late.end());
+    co_return late;
+}
+
+void lateness(benchmark::State& state, int busy_tasks) {
+    std::vector<double> late;
+    for (auto _ : state) {
+        event_loop loop;
+        late = loop.run_until_complete(sample_lateness(1000, busy_tasks));
+    }
+    auto at = [&](double p) { return late[static_cast<std::size_t>(p / 100.0 * (late.size() - 1))]; };
+    state.counters["p50_us"] = at(50);
+    state.counters["p99_us"] = at(99);
+}
+
+void BM_sleep_lateness_idle(benchmark::State& state) { lateness(state, 0); }
+void BM_sleep_lateness_busy(benchmark::State& state) { lateness(state, 100); }
+BENCHMARK(BM_sleep_lateness_idle)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_sleep_lateness_busy)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 } // namespace
 
