@@ -51,8 +51,14 @@ template <class T> struct handle_awaiter : parked_op, task_waiter {
     }
 
     bool await_ready() const noexcept { return target->done(); }
-    template <class P> bool await_suspend(std::coroutine_handle<P> h) noexcept {
-        if (!park(h.promise().root, h)) return false;
+    template <class P> bool await_suspend(std::coroutine_handle<P> h) {
+        task_state_base* t = h.promise().root;
+        // A cancellation pending when the task awaits another task goes to
+        // that task, which is then awaited (asyncio's Task.__step cancels the
+        // awaited future), instead of leaving it running.
+        if (t->must_cancel && target->cancel(t->extra ? t->extra->cancel_message : std::string()))
+            t->must_cancel = false;
+        if (!park(t, h)) return false;
         abort = &on_abort;
         notify = &on_notify;
         target->add_waiter(this);

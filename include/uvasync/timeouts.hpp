@@ -40,8 +40,16 @@ struct timed_wait_op : parked_op, task_waiter, timer_node {
     bool await_ready() const noexcept { return target->done(); }
     template <class P> bool await_suspend(std::coroutine_handle<P> h) {
         task_state_base* t = h.promise().root;
+        // A cancellation pending on entry goes to the target, as for an
+        // awaited task (see handle_awaiter); it counts as the caller's
+        // cancellation, not as a timeout.
+        bool handed_on = false;
+        if (t->must_cancel && target->cancel(t->extra ? t->extra->cancel_message : std::string())) {
+            t->must_cancel = false;
+            handed_on = true;
+        }
         if (!park(t, h)) return false;
-        cancels_at_entry = t->cancel_requests;
+        cancels_at_entry = t->cancel_requests - (handed_on ? 1 : 0);
         abort = &on_abort;
         notify = &on_notify;
         target->add_waiter(this);
