@@ -361,6 +361,81 @@ TEST(Cancel, CancellingATaskParkedInSleepZero) {
     EXPECT_EQ(log, (std::vector<std::string>{"before sleep(0)", "cancelled"}));
 }
 
+task<> cancels_itself_then_awaits_child(task_handle<>& child, std::vector<std::string>& log) {
+    child = create_task(child_sleeps(log));
+    co_await sleep(0s); // the child is sleeping
+    std::optional<task_handle<>> me = current_task();
+    EXPECT_TRUE(me.has_value());
+    if (!me) co_return;
+    me->cancel("self");
+    try {
+        co_await child;
+    } catch (const cancelled_error& e) {
+        log.push_back("parent: " + e.message());
+        throw;
+    }
+}
+
+task<> run_cancel_then_await_child(std::vector<std::string>& log) {
+    task_handle<> child;
+    task_handle<> parent = create_task(cancels_itself_then_awaits_child(child, log));
+    try {
+        co_await parent;
+    } catch (const cancelled_error&) {
+    }
+    EXPECT_TRUE(parent.cancelled());
+    EXPECT_TRUE(child.valid() && child.done() && child.cancelled()); // not left running
+}
+
+// asyncio's Task.__step: a cancellation pending when the task awaits another
+// task is passed on to that task (the awaited future is cancelled), and the
+// CancelledError comes back from it. CPython: test_tasks.py::test_cancel_current_task
+// (the pending cancel hits the next await) with test_yield_future_passes_cancel.
+TEST(Cancel, ACancellationPendingWhenAwaitingAChildCancelsTheChild) {
+    event_loop loop;
+    std::vector<std::string> log;
+    loop.run_until_complete(run_cancel_then_await_child(log));
+    EXPECT_EQ(log, (std::vector<std::string>{"child cancelled: self", "parent: self"}));
+}
+
+task<int> inner_started(bool& started) {
+    started = true;
+    co_await sleep(1h);
+    co_return 1;
+}
+
+task<> cancels_itself_then_wait_for(bool& started, std::vector<std::string>& log) {
+    std::optional<task_handle<>> me = current_task();
+    if (me) me->cancel();
+    try {
+        co_await wait_for(inner_started(started), 1h);
+    } catch (const cancelled_error&) {
+        log.push_back("cancelled_error");
+        throw;
+    } catch (const timeout_error&) {
+        log.push_back("timeout_error");
+    }
+}
+
+task<> run_cancel_then_wait_for(bool& started, std::vector<std::string>& log) {
+    task_handle<> h = create_task(cancels_itself_then_wait_for(started, log));
+    try {
+        co_await h;
+    } catch (const cancelled_error&) {
+    }
+    EXPECT_TRUE(h.cancelled());
+    EXPECT_EQ(all_tasks().size(), 1u); // only this one: wait_for's inner task is not left running
+}
+
+TEST(Cancel, ACancellationPendingWhenEnteringWaitForCancelsTheInnerToo) {
+    event_loop loop;
+    bool started = false;
+    std::vector<std::string> log;
+    loop.run_until_complete(run_cancel_then_wait_for(started, log));
+    EXPECT_FALSE(started);
+    EXPECT_EQ(log, (std::vector<std::string>{"cancelled_error"}));
+}
+
 task<> cancel_both(std::vector<std::string>& log) {
     task_handle<> child;
     task_handle<> parent = create_task(parent_awaits_child(child, log));
