@@ -10,6 +10,7 @@
 #include <csignal>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 using namespace uvasync;
@@ -601,6 +602,56 @@ TEST(Run, CancelsAndAwaitsTasksStillPendingWhenMainReturns) {
     std::vector<std::string> log;
     EXPECT_EQ(run(main_leaves_children(log)), 17);
     EXPECT_EQ(log, (std::vector<std::string>{"main returns", "child cancelled", "child cleanup done"}));
+}
+
+task<int> main_throws_leaving_a_child(std::vector<std::string>& log) {
+    (void)create_task(pending_child(log));
+    co_await sleep(0s);
+    throw std::domain_error("main failed");
+}
+
+// CPython: test_runners.py::test_asyncio_run_cancels_hanging_tasks (main raising)
+TEST(Run, MainsExceptionIsRethrownAfterPendingTasksWereCancelled) {
+    std::vector<std::string> log;
+    EXPECT_THROW(run(main_throws_leaving_a_child(log)), std::domain_error);
+    EXPECT_EQ(log, (std::vector<std::string>{"child cancelled", "child cleanup done"}));
+}
+
+task<> cleanup_fails() {
+    bool cancelled = false;
+    try {
+        co_await sleep(1h);
+    } catch (const cancelled_error&) {
+        cancelled = true;
+    }
+    if (cancelled) throw std::runtime_error("cleanup failed");
+}
+
+task<int> main_leaves_failing_cleanup() {
+    (void)create_task(cleanup_fails(), "bad cleanup");
+    co_await sleep(0s);
+    co_return 3;
+}
+
+// CPython: test_runners.py::test_asyncio_run_reports_hanging_tasks_errors
+TEST(Run, AnErrorFromATaskCancelledAtShutdownIsReported) {
+    testing::internal::CaptureStderr();
+    EXPECT_EQ(run(main_leaves_failing_cleanup()), 3);
+    const std::string err = testing::internal::GetCapturedStderr();
+    EXPECT_TRUE(contains(err, "cleanup failed")) << err;
+    EXPECT_TRUE(contains(err, "bad cleanup")) << err;
+}
+
+std::thread::id worker_thread() { return std::this_thread::get_id(); }
+
+task<std::thread::id> main_uses_to_thread() {
+    task<std::thread::id> t = to_thread(worker_thread);
+    co_return co_await std::move(t);
+}
+
+// CPython: test_runners.py (asyncio.run shuts the default executor down)
+TEST(Run, ShutsTheDefaultExecutorDown) {
+    EXPECT_NE(run(main_uses_to_thread()), std::this_thread::get_id());
 }
 
 task<bool> reports_debug() { co_return get_running_loop().get_debug(); }
