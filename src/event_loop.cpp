@@ -368,8 +368,11 @@ timer_handle event_loop::schedule_at(std::int64_t deadline, detail::callback_nod
 
 void event_loop::run_forever() {
     if (closed_) throw std::runtime_error("run_forever: the event loop is closed");
-    if (running_) throw std::runtime_error("run_forever: this event loop is already running");
-    if (detail::t_running_loop && detail::t_running_loop != this)
+    // t_running_loop == this without running_: a wrapped loop whose callback
+    // runs under the program's own uv_run, which must not be re-entered.
+    if (running_ || detail::t_running_loop == this)
+        throw std::runtime_error("run_forever: this event loop is already running");
+    if (detail::t_running_loop)
         throw std::runtime_error("run_forever: another event loop is running on this thread");
     detail::running_scope scope(this);
     running_ = true;
