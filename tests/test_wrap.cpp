@@ -124,6 +124,37 @@ TEST(Wrap, DestroyingTheWrapperWithPendingTasksLeavesTheProgramsLoopOpen) {
     EXPECT_EQ(p->shut_down(), 0);
 }
 
+task<std::string> reenters(event_loop& wrapped) {
+    try {
+        wrapped.run_until_complete(child_value(1));
+    } catch (const std::runtime_error&) {
+        co_return "refused";
+    }
+    co_return "ran a nested uv_run";
+}
+
+// asyncio: RuntimeError("This event loop is already running"). Under the
+// program's own uv_run the wrapper's run_* would re-enter uv_run.
+TEST(Wrap, RunningTheWrapperFromInsideTheProgramsUvRunIsRefused) {
+    program p;
+    std::unique_ptr<event_loop> wrapped = event_loop::wrap(&p.loop);
+    task_handle<std::string> h = wrapped->create_task(reenters(*wrapped));
+    bool callback_refused = false;
+    wrapped->call_soon([&] {
+        try {
+            wrapped->run_forever();
+        } catch (const std::runtime_error&) {
+            callback_refused = true;
+        }
+    });
+    uv_run(&p.loop, UV_RUN_DEFAULT);
+    EXPECT_EQ(h.result(), "refused");
+    EXPECT_TRUE(callback_refused);
+    h = {};
+    wrapped.reset();
+    EXPECT_EQ(p.shut_down(), 0);
+}
+
 TEST(Wrap, NullLoopIsRefused) { EXPECT_THROW((void)event_loop::wrap(nullptr), std::invalid_argument); }
 
 } // namespace
