@@ -53,6 +53,7 @@ template <class T> struct handle_awaiter : parked_op, task_waiter {
     bool await_ready() const noexcept { return target->done(); }
     template <class P> bool await_suspend(std::coroutine_handle<P> h) {
         task_state_base* t = h.promise().root;
+        if (target == t) throw std::runtime_error("a task cannot await itself"); // it would never wake
         // A cancellation pending when the task awaits another task goes to
         // that task, which is then awaited (asyncio's Task.__step cancels the
         // awaited future), instead of leaving it running.

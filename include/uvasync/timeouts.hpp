@@ -40,6 +40,7 @@ struct timed_wait_op : parked_op, task_waiter, timer_node {
     bool await_ready() const noexcept { return target->done(); }
     template <class P> bool await_suspend(std::coroutine_handle<P> h) {
         task_state_base* t = h.promise().root;
+        if (target == t) throw std::runtime_error("a task cannot await itself");
         // A cancellation pending on entry goes to the target, as for an
         // awaited task (see handle_awaiter); it counts as the caller's
         // cancellation, not as a timeout.
