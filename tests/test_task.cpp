@@ -371,6 +371,29 @@ TEST(TaskHandle, DroppingEveryHandleDoesNotStopTheTask) {
     EXPECT_TRUE(never_kept);
 }
 
+task<std::string> awaits_itself(bool through_wait_for) {
+    std::optional<task_handle<>> me = current_task();
+    if (!me) co_return "no current task";
+    try {
+        if (through_wait_for) {
+            task<> waited = wait_for(*me, 1h);
+            co_await std::move(waited);
+        } else {
+            co_await *me;
+        }
+    } catch (const std::runtime_error& e) {
+        co_return e.what();
+    }
+    co_return "awaited itself";
+}
+
+// CPython: test_tasks.py::test_task_awaits_on_itself ("Task cannot await on itself")
+TEST(TaskHandle, ATaskAwaitingItselfGetsRuntimeErrorInsteadOfHanging) {
+    event_loop loop;
+    EXPECT_EQ(loop.run_until_complete(awaits_itself(false)), "a task cannot await itself");
+    EXPECT_EQ(loop.run_until_complete(awaits_itself(true)), "a task cannot await itself");
+}
+
 // ---- create_task, current_task, all_tasks, get_running_loop -----------------
 
 // CPython: test_tasks.py::test_create_task_with_noncoroutine / RuntimeError
