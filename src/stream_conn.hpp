@@ -22,6 +22,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -171,6 +172,12 @@ public:
     std::size_t rn = 0;
     std::size_t limit = default_stream_limit;
     parked_op* read_waiter = nullptr;
+    // A reader parked in read(std::span<char>) lends its buffer: libuv reads
+    // straight into it (no copy, no allocation), and `direct_got` says how
+    // many bytes landed there.
+    char* direct = nullptr;
+    std::size_t direct_len = 0;
+    std::size_t direct_got = 0;
 
     // write queue
     write_req* staged = nullptr;
@@ -202,10 +209,16 @@ private:
 // The reader's wait for "something changed": data, EOF, or an error.
 struct read_wait_op : parked_op {
     stream_conn* c;
-    explicit read_wait_op(stream_conn* conn) noexcept : c(conn) { c->add_ref(); }
+    std::span<char> into; // non-empty: read(std::span<char>) lends this buffer
+    std::size_t got = 0;  // bytes that landed directly in `into`
+
+    explicit read_wait_op(stream_conn* conn, std::span<char> buffer = {}) noexcept : c(conn), into(buffer) {
+        c->add_ref();
+    }
     read_wait_op(const read_wait_op&) = delete;
     ~read_wait_op() {
         if (c->read_waiter == this) c->read_waiter = nullptr;
+        stop_lending();
         c->release();
     }
     bool await_ready() const noexcept { return false; }
@@ -213,14 +226,27 @@ struct read_wait_op : parked_op {
         if (!park(h.promise().root, h)) return false;
         abort = &on_abort;
         c->read_waiter = this;
+        if (!into.empty()) {
+            c->direct = into.data();
+            c->direct_len = into.size();
+            c->direct_got = 0;
+        }
         c->free_buffer_if_empty();
         c->maybe_resume_reading(); // a waiting reader always reads (asyncio's _wait_for_data)
         return true;
     }
-    void await_resume() const { throw_if_cancelled(); }
+    void await_resume() {
+        if (!into.empty()) got = std::exchange(c->direct_got, 0);
+        stop_lending();
+        throw_if_cancelled();
+    }
+    void stop_lending() noexcept {
+        if (!into.empty() && c->direct == into.data()) c->direct = nullptr;
+    }
     static bool on_abort(parked_op* op) noexcept {
         auto* self = static_cast<read_wait_op*>(op);
         self->c->read_waiter = nullptr;
+        self->stop_lending();
         return false;
     }
 };

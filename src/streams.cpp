@@ -222,7 +222,13 @@ void stream_conn::close_for_loop() noexcept {
 
 // ---- stream_conn: reading -----------------------------------------------
 
-void stream_conn::on_alloc(uv_handle_t*, std::size_t, uv_buf_t* buf) {
+void stream_conn::on_alloc(uv_handle_t* h, std::size_t, uv_buf_t* buf) {
+    auto* c = static_cast<stream_conn*>(h->data);
+    if (c && c->direct) { // a reader lends its own buffer
+        buf->base = c->direct;
+        buf->len = c->direct_len;
+        return;
+    }
     buf->base = shared_read_buffer();
     buf->len = shared_read_size;
 }
@@ -242,6 +248,12 @@ void stream_conn::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
     }
     if (!c->reader_alive) return; // nobody will read it
     const auto n = static_cast<std::size_t>(nread);
+    if (c->direct && buf->base == c->direct) { // landed in the waiting reader's buffer
+        c->direct = nullptr;
+        c->direct_got = n;
+        if (parked_op* w = std::exchange(c->read_waiter, nullptr)) w->wake_now();
+        return;
+    }
     // (The handle's reference keeps `c` alive: its close callback cannot run
     // before this returns, whatever the woken reader does.)
     if (c->rn == 0 && c->read_waiter) {
@@ -610,6 +622,25 @@ task<std::string> stream_reader::read(std::size_t n) {
         detail::check_single_reader(c, "read");
         detail::read_wait_op op(c);
         co_await op;
+    }
+}
+
+task<std::size_t> stream_reader::read(std::span<char> into) {
+    detail::stream_conn* c = detail::conn_of(c_, "read");
+    if (into.empty()) co_return 0;
+    for (;;) {
+        if (c->rn) {
+            const std::size_t n = std::min(into.size(), c->rn);
+            std::memcpy(into.data(), c->rp, n);
+            c->consume(n);
+            co_return n;
+        }
+        if (c->error) c->throw_read_error("read");
+        if (c->eof) co_return 0;
+        detail::check_single_reader(c, "read");
+        detail::read_wait_op op(c, into);
+        co_await op;
+        if (op.got) co_return op.got;
     }
 }
 

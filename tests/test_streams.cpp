@@ -231,6 +231,58 @@ task<> cancel_read_then_read_again() {
 
 TEST(StreamReader, CancelledReadLeavesStreamUsable) { run_test(cancel_read_then_read_again()); }
 
+// read(std::span<char>): the socket is read straight into the caller's
+// buffer while it waits; bytes already buffered are copied; 0 at EOF.
+task<> read_into_span() {
+    server srv = co_await script_server("line\nrest" + pattern(100 * 1024, 3));
+    auto [r, w] = co_await open_connection("127.0.0.1", srv.port());
+    EXPECT_EQ(co_await r.readline(), "line\n");
+    std::string got;
+    std::vector<char> buf(4096);
+    for (;;) {
+        std::size_t n = co_await r.read(std::span<char>(buf));
+        if (n == 0) break;
+        EXPECT_LE(n, buf.size());
+        got.append(buf.data(), n);
+    }
+    EXPECT_EQ(got, "rest" + pattern(100 * 1024, 3));
+    EXPECT_TRUE(r.at_eof());
+    EXPECT_EQ(co_await r.read(std::span<char>(buf)), 0u);
+    EXPECT_EQ(co_await r.read(std::span<char>()), 0u);
+    w.close();
+    co_await w.wait_closed();
+}
+
+TEST(StreamReader, ReadIntoCallerBufferDirectAndBuffered) { run_test(read_into_span()); }
+
+task<std::size_t> read_into_own_buffer(stream_reader* r) {
+    std::vector<char> mine(64); // lent to the socket while parked, freed when cancelled
+    co_return co_await r->read(std::span<char>(mine));
+}
+
+task<> cancel_span_read() {
+    client_connected_handler h = [](stream_reader r, stream_writer w) -> task<> {
+        EXPECT_EQ(co_await r.readexactly(4), "send");
+        w.write("data\n");
+        co_await w.drain();
+        (void)co_await r.read();
+    };
+    server srv = co_await start_server(std::move(h), "127.0.0.1", 0);
+    auto [r, w] = co_await open_connection("127.0.0.1", srv.port());
+    task_handle<std::size_t> pending = create_task(read_into_own_buffer(&r));
+    co_await sleep(0ms);
+    EXPECT_FALSE(pending.done());
+    EXPECT_TRUE(pending.cancel());
+    EXPECT_THROW((void)co_await pending, cancelled_error);
+    // The buffer it lent is gone: the next bytes must not land there (ASan).
+    w.write("send");
+    EXPECT_EQ(co_await r.readline(), "data\n");
+    w.close();
+    co_await w.wait_closed();
+}
+
+TEST(StreamReader, CancelledReadIntoBufferStopsLendingIt) { run_test(cancel_span_read()); }
+
 task<> sends_then_closes() {
     const std::string big = pattern(3 * 1024 * 1024 + 17, 1);
     server srv = co_await script_server(big);

@@ -35,6 +35,7 @@
 #include <cstdint>
 #include <optional>
 #include <ranges>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -68,6 +69,12 @@ public:
     // Up to n bytes, as soon as any are available; empty only at EOF (and
     // for n == 0, which returns at once).
     task<std::string> read(std::size_t n);
+    // Up to into.size() bytes into a buffer of the caller's, returning how
+    // many; 0 only at EOF (or for an empty buffer). While the task waits, the
+    // socket is read straight into `into`: no copy and no allocation, for
+    // servers that reuse one buffer per connection. `into` must stay valid
+    // until the read completes.
+    task<std::size_t> read(std::span<char> into);
     // Everything until EOF.
     task<std::string> read();
     // One line, including its "\n". At EOF without a newline: what is left
