@@ -280,12 +280,16 @@ void event_loop::init_handles() {
     std::signal(SIGPIPE, SIG_IGN); // as Python does: a dead peer is an error code, not a kill
     idle_ = detail::uv_handle<uv_idle_t>::make([&](uv_idle_t* h) { return uv_idle_init(uv_, h); }, "uv_idle_init");
     check_ = detail::uv_handle<uv_check_t>::make([&](uv_check_t* h) { return uv_check_init(uv_, h); }, "uv_check_init");
+    prepare_ = detail::uv_handle<uv_prepare_t>::make([&](uv_prepare_t* h) { return uv_prepare_init(uv_, h); },
+                                                     "uv_prepare_init");
     timer_.open(uv_, &on_timer, this);
     async_ = detail::uv_handle<uv_async_t>::make([&](uv_async_t* h) { return uv_async_init(uv_, h, &on_async); },
                                                  "uv_async_init");
-    for (uv_handle_t* h : {idle_.base(), check_.base(), async_.base()}) h->data = this;
+    for (uv_handle_t* h : {idle_.base(), check_.base(), prepare_.base(), async_.base()}) h->data = this;
     uv_check_start(check_.get(), &on_check);
     uv_unref(check_.base());
+    uv_prepare_start(prepare_.get(), &on_prepare);
+    uv_unref(prepare_.base());
     uv_unref(async_.base()); // referenced only while run_* waits
     gate_ = std::make_shared<detail::threadsafe_queue>();
     gate_->async = async_.get();
@@ -308,6 +312,13 @@ void event_loop::on_check(uv_check_t* h) {
     auto* self = static_cast<event_loop*>(h->data);
     // Once stopped, what callbacks queued waits for the next run (asyncio).
     if (!self->ready_.empty() && !self->stopping_) self->run_ready();
+}
+
+void event_loop::on_prepare(uv_prepare_t* h) {
+    // Nothing ready and not stopping: the loop is about to wait for I/O or a
+    // timer, a good time to hand back what a burst left in the cache.
+    auto* self = static_cast<event_loop*>(h->data);
+    if (self->ready_.empty() && !self->stopping_) detail::frame_cache_trim();
 }
 
 void event_loop::on_timer(void* loop) {
@@ -511,6 +522,7 @@ void event_loop::close() {
     }
     idle_.close();
     check_.close();
+    prepare_.close();
     timer_.close();
     async_.close();
 

@@ -22,6 +22,20 @@ void frame_release_class(std::size_t cls) noexcept {
     c.counts[cls] = 0;
 }
 
+void frame_cache_trim() noexcept {
+    frame_cache& c = t_frame_cache;
+    if (!c.over_kept) return;
+    c.over_kept = false;
+    for (std::size_t cls = 0; cls < frame_cache::classes; ++cls) {
+        while (c.counts[cls] > frame_class_kept(cls)) {
+            frame_cache::block* b = c.heads[cls];
+            c.heads[cls] = b->next;
+            --c.counts[cls];
+            ::operator delete(b);
+        }
+    }
+}
+
 void* frame_allocate_slow(std::size_t size) {
     frame_cache& c = t_frame_cache;
     if (!c.registered && !c.closed) {

@@ -224,6 +224,7 @@ private:
 
     static void on_idle(uv_idle_t* h);
     static void on_check(uv_check_t* h);
+    static void on_prepare(uv_prepare_t* h);
     static void on_timer(void* self);
     static void on_async(uv_async_t* h);
 
@@ -231,6 +232,7 @@ private:
     std::unique_ptr<uv_loop_t> owned_;
     detail::uv_handle<uv_idle_t> idle_;
     detail::uv_handle<uv_check_t> check_;
+    detail::uv_handle<uv_prepare_t> prepare_;
     detail::deadline_timer timer_;
     detail::uv_handle<uv_async_t> async_;
     std::shared_ptr<detail::threadsafe_queue> gate_;

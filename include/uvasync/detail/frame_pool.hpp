@@ -4,8 +4,10 @@
 // Every task allocates a frame and every scheduled task a state; malloc's
 // fast path costs several times a free-list pop, and these blocks come in a
 // handful of sizes. Blocks are kept per size class (16-byte steps up to
-// 1 KiB, at most `max_cached_bytes` of each class) on the thread that frees
-// them. A class
+// 1 KiB) on the thread that frees them: up to `max_cached_bytes` of a class
+// during a burst (100,000 call_soon callbacks, 10,000 sleeping tasks), and
+// back down to `kept_bytes` once the event loop is about to wait for I/O
+// (frame_cache_trim), so a burst does not stay cached for good. A class
 // holds sizes 16k+8, which is exactly what a glibc chunk of 16k+16 bytes
 // serves, so rounding to a class costs no memory. Under AddressSanitizer the
 // cache is off, so that a use after free is still seen.
@@ -33,7 +35,8 @@ struct frame_cache {
     static constexpr std::size_t granule = 16;
     static constexpr std::size_t max_size = 1024;
     static constexpr std::size_t classes = max_size / granule + 1;
-    static constexpr std::size_t max_cached_bytes = 2 << 20;
+    static constexpr std::size_t max_cached_bytes = 32 << 20;
+    static constexpr std::size_t kept_bytes = 2 << 20;
 
     struct block {
         block* next;
@@ -42,6 +45,7 @@ struct frame_cache {
     std::uint32_t counts[classes];
     bool registered; // the thread-exit cleanup is armed
     bool closed;     // the thread is exiting: no more caching
+    bool over_kept;  // some class holds more than kept_bytes: trim when idle
 };
 
 // Trivially constructed and destroyed: no guard on the hot path.
@@ -58,6 +62,13 @@ constexpr std::size_t frame_class_size(std::size_t cls) noexcept { return cls * 
 constexpr std::uint32_t frame_class_limit(std::size_t cls) noexcept {
     return static_cast<std::uint32_t>(frame_cache::max_cached_bytes / frame_class_size(cls));
 }
+constexpr std::uint32_t frame_class_kept(std::size_t cls) noexcept {
+    return static_cast<std::uint32_t>(frame_cache::kept_bytes / frame_class_size(cls));
+}
+
+// Frees what each class holds beyond kept_bytes (the loop calls it before it
+// blocks for I/O); does nothing unless a burst went over.
+void frame_cache_trim() noexcept;
 
 inline void* frame_allocate(std::size_t size) {
     if constexpr (frame_pool_enabled) {
@@ -84,7 +95,7 @@ inline void frame_deallocate(void* p, std::size_t size) noexcept {
             auto* b = static_cast<frame_cache::block*>(p);
             b->next = c.heads[cls];
             c.heads[cls] = b;
-            ++c.counts[cls];
+            if (++c.counts[cls] > frame_class_kept(cls)) c.over_kept = true;
             return;
         }
     }
