@@ -51,13 +51,7 @@ std::coroutine_handle<> gather_op::on_notify(task_waiter* w, bool may_transfer) 
     if (self->woken || !self->ready() || t->parked != self) return {};
     self->woken = true;
     self->unregister();
-    t->parked = nullptr;
-    if (may_transfer) {
-        t->loop->current_task = t;
-        return t->resume_point;
-    }
-    t->schedule_step();
-    return {};
+    return self->wake_from_task(may_transfer);
 }
 
 namespace {

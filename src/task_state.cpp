@@ -26,6 +26,17 @@ void parked_op::wake_soon() noexcept {
     task->schedule_step();
 }
 
+std::coroutine_handle<> parked_op::wake_from_task(bool may_transfer) noexcept {
+    task_state_base* t = task;
+    t->parked = nullptr;
+    if (may_transfer) {
+        t->loop->current_task = t;
+        return t->resume_point;
+    }
+    t->schedule_step();
+    return {};
+}
+
 void parked_op::throw_if_cancelled() const {
     if (task->must_cancel) {
         task->must_cancel = false;

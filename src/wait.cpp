@@ -46,13 +46,7 @@ std::coroutine_handle<> wait_any_op::on_notify(task_waiter* w, bool may_transfer
     if (self->woken || !self->satisfied() || t->parked != self) return {};
     self->woken = true;
     self->stop();
-    t->parked = nullptr;
-    if (may_transfer) {
-        t->loop->current_task = t;
-        return t->resume_point;
-    }
-    t->schedule_step();
-    return {};
+    return self->wake_from_task(may_transfer);
 }
 
 task<> wait_ns(std::vector<task_state_base*> states, return_when when, std::optional<std::int64_t> timeout_ns) {

@@ -49,14 +49,7 @@ struct shield_op : parked_op, task_waiter {
     }
     static std::coroutine_handle<> on_notify(task_waiter* w, bool may_transfer) noexcept {
         auto* self = static_cast<shield_op*>(w);
-        task_state_base* t = self->task;
-        t->parked = nullptr;
-        if (may_transfer) {
-            t->loop->current_task = t;
-            return t->resume_point;
-        }
-        t->schedule_step();
-        return {};
+        return self->wake_from_task(may_transfer);
     }
 };
 

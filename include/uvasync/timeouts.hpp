@@ -84,13 +84,7 @@ struct timed_wait_op : parked_op, task_waiter, timer_node {
         auto* self = static_cast<timed_wait_op*>(w);
         task_state_base* t = self->task;
         if (self->armed()) t->loop->remove_timer(self);
-        t->parked = nullptr;
-        if (may_transfer) {
-            t->loop->current_task = t;
-            return t->resume_point;
-        }
-        t->schedule_step();
-        return {};
+        return self->wake_from_task(may_transfer);
     }
 };
 

@@ -44,6 +44,10 @@ struct parked_op {
     void wake_now() noexcept;
     // Wakes the task through the ready queue (asyncio's call_soon of a step).
     void wake_soon() noexcept;
+    // Wakes the task from another task's completion (a task_waiter's
+    // notify): returns its coroutine for symmetric transfer when
+    // `may_transfer`, else schedules it and returns a null handle.
+    std::coroutine_handle<> wake_from_task(bool may_transfer) noexcept;
     // For await_resume: throws cancelled_error if the task was cancelled
     // while parked (or after it was woken but before it ran).
     void throw_if_cancelled() const;
