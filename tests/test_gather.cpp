@@ -1,5 +1,7 @@
 // gather / gather_settled (API.md §4, asyncio-semantics.md §7), ported from
 // CPython's test_tasks.py gather tests.
+#include "coro_test_util.hpp"
+
 #include <gtest/gtest.h>
 #include <uvasync/uvasync.hpp>
 
@@ -11,23 +13,10 @@
 #include <vector>
 
 using namespace uvasync;
+using namespace coro_test_util;
 using namespace std::chrono_literals;
 
 namespace {
-
-task<> ticks(int n) {
-    for (int i = 0; i < n; ++i) co_await sleep(0ms);
-}
-
-task<int> value_after(event& go, int v) {
-    co_await go.wait();
-    co_return v;
-}
-
-task<int> fail_after(event& go, std::string what) {
-    co_await go.wait();
-    throw std::runtime_error(what);
-}
 
 task<> nothing() { co_return; }
 

@@ -1,6 +1,8 @@
 // lock, event, condition, semaphore, bounded_semaphore, barrier (API.md §5,
 // asyncio-semantics.md §3): FIFO fairness, cancellation that never loses a
 // wake-up, and the errors of misuse. Ported from CPython's test_locks.py.
+#include "coro_test_util.hpp"
+
 #include <gtest/gtest.h>
 #include <uvasync/uvasync.hpp>
 
@@ -11,13 +13,10 @@
 #include <vector>
 
 using namespace uvasync;
+using namespace coro_test_util;
 using namespace std::chrono_literals;
 
 namespace {
-
-task<> ticks(int n) {
-    for (int i = 0; i < n; ++i) co_await sleep(0ms);
-}
 
 // ---- lock --------------------------------------------------------------------
 

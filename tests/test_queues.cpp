@@ -2,6 +2,8 @@
 // order, maxsize, waiting getters and putters, cancellation that neither
 // loses nor duplicates items, task_done/join, shutdown. Ported from CPython's
 // test_queues.py.
+#include "coro_test_util.hpp"
+
 #include <gtest/gtest.h>
 #include <uvasync/uvasync.hpp>
 
@@ -12,13 +14,10 @@
 #include <vector>
 
 using namespace uvasync;
+using namespace coro_test_util;
 using namespace std::chrono_literals;
 
 namespace {
-
-task<> ticks(int n) {
-    for (int i = 0; i < n; ++i) co_await sleep(0ms);
-}
 
 template <class Q> task<int> getter(Q& q) { co_return co_await q.get(); }
 template <class Q> task<> putter(Q& q, int v) { co_await q.put(v); }

@@ -1,5 +1,7 @@
 // shield (API.md §4, asyncio-semantics.md §8), ported from CPython's
 // test_tasks.py shield tests.
+#include "coro_test_util.hpp"
+
 #include <gtest/gtest.h>
 #include <uvasync/uvasync.hpp>
 
@@ -9,23 +11,10 @@
 #include <vector>
 
 using namespace uvasync;
+using namespace coro_test_util;
 using namespace std::chrono_literals;
 
 namespace {
-
-task<> ticks(int n) {
-    for (int i = 0; i < n; ++i) co_await sleep(0ms);
-}
-
-task<int> value_after(event& go, int v) {
-    co_await go.wait();
-    co_return v;
-}
-
-task<int> fail_after(event& go) {
-    co_await go.wait();
-    throw std::runtime_error("inner failed");
-}
 
 // CPython: test_tasks.py::test_shield_result, test_shield_exception, test_shield_shortcut
 TEST(Shield, PassesResultAndException) {
@@ -33,7 +22,7 @@ TEST(Shield, PassesResultAndException) {
     event go;
     auto body = [&]() -> task<> {
         auto ok = create_task(value_after(go, 42));
-        auto bad = create_task(fail_after(go));
+        auto bad = create_task(fail_after(go, "inner failed"));
         go.set();
         EXPECT_EQ(co_await shield(ok), 42);
         EXPECT_EQ(co_await shield(ok), 42); // done already: at once
@@ -98,7 +87,7 @@ TEST(Shield, InnerFailureAfterWaiterCancelledIsReportedOnce) {
     event go_ok, go_bad;
     auto body = [&]() -> task<> {
         auto ok = create_task(value_after(go_ok, 1));
-        auto bad = create_task(fail_after(go_bad));
+        auto bad = create_task(fail_after(go_bad, "inner failed"));
         auto w1 = create_task(shield(ok));
         auto w2 = create_task(shield(bad));
         auto w3 = create_task(shield(bad)); // shielded twice: still one report

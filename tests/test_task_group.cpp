@@ -1,5 +1,7 @@
 // task_group (API.md §4, asyncio-semantics.md §1), ported from CPython's
 // test_taskgroups.py.
+#include "coro_test_util.hpp"
+
 #include <gtest/gtest.h>
 #include <uvasync/uvasync.hpp>
 
@@ -10,13 +12,10 @@
 #include <vector>
 
 using namespace uvasync;
+using namespace coro_test_util;
 using namespace std::chrono_literals;
 
 namespace {
-
-task<> ticks(int n) {
-    for (int i = 0; i < n; ++i) co_await sleep(0ms);
-}
 
 struct zero_division : std::runtime_error {
     zero_division() : std::runtime_error("division by zero") {}
@@ -24,11 +23,6 @@ struct zero_division : std::runtime_error {
 struct my_exc : std::runtime_error {
     my_exc() : std::runtime_error("my_exc") {}
 };
-
-task<int> value_after(event& go, int v) {
-    co_await go.wait();
-    co_return v;
-}
 
 task<> fail_soon() {
     co_await sleep(0ms);

@@ -1,5 +1,7 @@
 // wait / as_completed (API.md §4, asyncio-semantics.md §9-10), ported from
 // CPython's test_tasks.py.
+#include "coro_test_util.hpp"
+
 #include <gtest/gtest.h>
 #include <uvasync/uvasync.hpp>
 
@@ -9,23 +11,10 @@
 #include <vector>
 
 using namespace uvasync;
+using namespace coro_test_util;
 using namespace std::chrono_literals;
 
 namespace {
-
-task<> ticks(int n) {
-    for (int i = 0; i < n; ++i) co_await sleep(0ms);
-}
-
-task<int> value_after(event& go, int v) {
-    co_await go.wait();
-    co_return v;
-}
-
-task<int> fail_after(event& go) {
-    co_await go.wait();
-    throw std::runtime_error("failed");
-}
 
 // CPython: test_tasks.py::test_wait
 TEST(Wait, AllCompletedByDefault) {
@@ -82,7 +71,7 @@ TEST(Wait, FirstExceptionReturnsOnFailure) {
     event a, b;
     auto body = [&]() -> task<> {
         auto ok = create_task(value_after(a, 1));
-        auto bad = create_task(fail_after(b));
+        auto bad = create_task(fail_after(b, "failed"));
         std::vector<task_handle<int>> hs{ok, bad};
         auto waiter = create_task(wait(hs, return_when::first_exception));
         co_await ticks(1);
@@ -253,7 +242,7 @@ TEST(AsCompleted, ExceptionsAndDuplicates) {
     event_loop loop;
     event go;
     auto body = [&]() -> task<> {
-        auto bad = create_task(fail_after(go));
+        auto bad = create_task(fail_after(go, "failed"));
         std::vector<task_handle<int>> hs{bad, bad};
         auto range = as_completed(hs);
         EXPECT_EQ(range.size(), 1u); // duplicates collapse
