@@ -140,7 +140,14 @@ auto gather(A... aws) {
     return detail::gather_tuple<false>(std::move(aws)...);
 }
 // asyncio.gather(*tasks): a vector of the results, in order.
-template <class T> auto gather(std::vector<task<T>> tasks) { return detail::gather_tasks<false, T>(std::move(tasks)); }
+template <class T> auto gather(std::vector<task<T>>&& tasks) { return detail::gather_tasks<false, T>(std::move(tasks)); }
+// Readable mistake: gather(tasks) of a vector variable. Tasks are move-only,
+// so the vector is moved in; without this the errors are deep in
+// libstdc++'s vector copy. (It is why the overload above takes `&&`.)
+template <class T> task<std::vector<detail::gather_value_t<T>>> gather(const std::vector<task<T>>&) {
+    static_assert(!std::is_same_v<T, T>, "gather(tasks): tasks are move-only, the vector is moved in: gather(std::move(tasks))");
+    return {};
+}
 template <class T> auto gather(std::vector<task_handle<T>> handles) {
     return detail::gather_vector<false, T, false>(std::move(handles));
 }
@@ -151,8 +158,14 @@ template <class... A>
 auto gather_settled(A... aws) {
     return detail::gather_tuple<true>(std::move(aws)...);
 }
-template <class T> auto gather_settled(std::vector<task<T>> tasks) {
+template <class T> auto gather_settled(std::vector<task<T>>&& tasks) {
     return detail::gather_tasks<true, T>(std::move(tasks));
+}
+// Readable mistake: gather_settled(tasks) of a vector variable (as gather).
+template <class T> task<std::vector<outcome<T>>> gather_settled(const std::vector<task<T>>&) {
+    static_assert(!std::is_same_v<T, T>,
+                  "gather_settled(tasks): tasks are move-only, the vector is moved in: gather_settled(std::move(tasks))");
+    return {};
 }
 template <class T> auto gather_settled(std::vector<task_handle<T>> handles) {
     return detail::gather_vector<true, T, false>(std::move(handles));

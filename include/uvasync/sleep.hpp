@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <type_traits>
 
 #include "detail/loop_core.hpp"
 #include "detail/task_state.hpp"
@@ -53,6 +54,20 @@ task<> sleep_ns(std::int64_t delay_ns);
 // Suspends the task for `delay`. A NaN delay throws std::invalid_argument.
 template <class Rep, class Period> task<> sleep(std::chrono::duration<Rep, Period> delay) {
     return detail::sleep_ns(detail::to_ns(delay));
+}
+
+// Readable mistake: sleep(1) with a plain number. With `using namespace
+// uvasync`, POSIX ::sleep(unsigned) would be picked and `co_await sleep(1)`
+// fail with "awaitable type 'unsigned int' is not a structure"; this
+// overload is the better match for a number (all but an unsigned int) and
+// says what to write. Prefer `namespace ua = uvasync;` and `ua::sleep`.
+template <class N>
+    requires std::is_arithmetic_v<N>
+task<> sleep(N) {
+    static_assert(!std::is_same_v<N, N>,
+                  "uvasync::sleep takes a std::chrono duration, not a number: sleep(1s), "
+                  "sleep(std::chrono::milliseconds(100))");
+    return {};
 }
 
 } // namespace uvasync
