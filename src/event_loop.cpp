@@ -109,6 +109,9 @@ void event_loop::init_handles() {
     prepare_ = detail::uv_handle<uv_prepare_t>::make([&](uv_prepare_t* h) { return uv_prepare_init(uv_, h); },
                                                      "uv_prepare_init");
     timer_.open(uv_, &on_timer, this);
+    cache_timer_ = detail::uv_handle<uv_timer_t>::make([&](uv_timer_t* h) { return uv_timer_init(uv_, h); },
+                                                       "uv_timer_init");
+    uv_unref(cache_timer_.base());
     async_ = detail::uv_handle<uv_async_t>::make([&](uv_async_t* h) { return uv_async_init(uv_, h, &on_async); },
                                                  "uv_async_init");
     for (uv_handle_t* h : {idle_.base(), check_.base(), prepare_.base(), async_.base()}) h->data = this;
@@ -165,9 +168,20 @@ void event_loop::on_check(uv_check_t* h) {
 
 void event_loop::on_prepare(uv_prepare_t* h) {
     // Nothing ready and not stopping: the loop is about to wait for I/O or a
-    // timer, a good time to hand back what a burst left in the cache.
+    // timer, a good time to hand back what a burst left in the frame cache;
+    // the cache may ask to be called again after a quiet second (the timer
+    // only wakes the loop up for that; it keeps nothing alive).
     auto* self = static_cast<event_loop*>(h->data);
-    if (!self->core_.has_ready() && !self->stopping_) detail::frame_cache_trim();
+    if (self->core_.has_ready() || self->stopping_) {
+        detail::frame_cache_loop_busy();
+        return;
+    }
+    const std::int64_t now = static_cast<std::int64_t>(uv_now(self->uv_)) * 1'000'000;
+    const std::int64_t at = detail::frame_cache_idle(now);
+    if (at && !uv_is_active(self->cache_timer_.base())) {
+        const auto ms = static_cast<std::uint64_t>((at - now + 999'999) / 1'000'000);
+        uv_timer_start(self->cache_timer_.get(), [](uv_timer_t*) {}, ms, 0);
+    }
 }
 
 void event_loop::on_timer(void* loop) { static_cast<event_loop*>(loop)->core_.fire_timers(); }
@@ -295,6 +309,7 @@ void event_loop::close() {
     idle_.close();
     check_.close();
     prepare_.close();
+    cache_timer_.close();
     timer_.close();
     async_.close();
 

@@ -241,6 +241,7 @@ private:
     detail::uv_handle<uv_idle_t> idle_;
     detail::uv_handle<uv_check_t> check_;
     detail::uv_handle<uv_prepare_t> prepare_;
+    detail::uv_handle<uv_timer_t> cache_timer_; // wakes the loop for the frame cache's idle trim
     detail::deadline_timer timer_;
     detail::uv_handle<uv_async_t> async_;
     std::shared_ptr<detail::threadsafe_queue> gate_;

@@ -156,7 +156,7 @@ template <class V>
     requires detail::is_task_vector<std::remove_cvref_t<V>>::value
 auto gather(V&& tasks) {
     static_assert(!std::is_lvalue_reference_v<V>,
-                  "gather(tasks): a vector of task<T> is moved in (each task is awaited once): gather(std::move(tasks))");
+                  "gather(tasks): tasks are move-only, the vector is moved in: gather(std::move(tasks))");
     return detail::gather_tasks<false>(std::move(tasks));
 }
 template <class T> auto gather(std::vector<task_handle<T>> handles) {
@@ -175,9 +175,14 @@ template <class V>
     requires detail::is_task_vector<std::remove_cvref_t<V>>::value
 auto gather_settled(V&& tasks) {
     static_assert(!std::is_lvalue_reference_v<V>,
-                  "gather_settled(tasks): a vector of task<T> is moved in (each task is awaited once): "
-                  "gather_settled(std::move(tasks))");
+                  "gather_settled(tasks): tasks are move-only, the vector is moved in: gather_settled(std::move(tasks))");
     return detail::gather_tasks<true>(std::move(tasks));
+}
+// Readable mistake: gather_settled(tasks) of a vector variable (as gather).
+template <class T> task<std::vector<outcome<T>>> gather_settled(const std::vector<task<T>>&) {
+    static_assert(!std::is_same_v<T, T>,
+                  "gather_settled(tasks): tasks are move-only, the vector is moved in: gather_settled(std::move(tasks))");
+    return {};
 }
 template <class T> auto gather_settled(std::vector<task_handle<T>> handles) {
     return detail::gather_vector<true, T, false>(std::move(handles));

@@ -49,12 +49,17 @@ template <class Rep, class Period> task<> sleep(std::chrono::duration<Rep, Perio
     return detail::sleep_ns(detail::to_ns(delay));
 }
 
-// sleep(1) with a plain number: asyncio takes seconds, C++ wants the unit.
+// Readable mistake: sleep(1) with a plain number. With `using namespace
+// uvasync`, POSIX ::sleep(unsigned) would be picked and `co_await sleep(1)`
+// fail with "awaitable type 'unsigned int' is not a structure"; this
+// overload is the better match for a number (all but an unsigned int) and
+// says what to write. Prefer `namespace ua = uvasync;` and `ua::sleep`.
 template <class N>
     requires std::is_arithmetic_v<N>
 task<> sleep(N) {
-    static_assert(!std::is_arithmetic_v<N>,
-                  "uvasync::sleep takes a std::chrono duration: sleep(1s), sleep(10ms), sleep(std::chrono::seconds(n))");
+    static_assert(!std::is_same_v<N, N>,
+                  "uvasync::sleep takes a std::chrono duration, not a number: sleep(1s), "
+                  "sleep(std::chrono::milliseconds(100))");
     return {};
 }
 

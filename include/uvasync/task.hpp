@@ -178,7 +178,8 @@ template <class T> struct task_awaiter {
 
 } // namespace detail
 
-template <class T> class [[nodiscard]] task {
+template <class T>
+class [[nodiscard("a task runs nothing until it is awaited (co_await) or scheduled (create_task)")]] task {
 public:
     using promise_type = detail::promise<T>;
     using value_type = T;
@@ -193,8 +194,8 @@ public:
         }
         return *this;
     }
-    task(const task&) = delete;
-    task& operator=(const task&) = delete;
+    task(const task&) = delete;            // task<T> is move-only and awaited once: std::move(t)
+    task& operator=(const task&) = delete; // task<T> is move-only and awaited once: std::move(t)
     ~task() {
         if (h_) h_.destroy();
     }
@@ -204,6 +205,14 @@ public:
     explicit operator bool() const noexcept { return valid(); }
 
     detail::task_awaiter<T> operator co_await() && noexcept { return detail::task_awaiter<T>(release()); }
+
+    // Readable mistake: `co_await t` on a task variable (or a const one). An
+    // awaited task gives its frame to the awaiter, so only an rvalue can be
+    // awaited; without this the error is "discards qualifiers".
+    template <class U = T> detail::task_awaiter<T> operator co_await() const& {
+        static_assert(!std::is_same_v<U, U>, "task<T> is move-only and awaited once: co_await std::move(t)");
+        return detail::task_awaiter<T>(nullptr);
+    }
 
     // Gives up ownership of the frame (the scheduler takes it).
     std::coroutine_handle<promise_type> release() noexcept { return std::exchange(h_, {}); }

@@ -5,12 +5,21 @@
 // fast path costs several times a free-list pop, and these blocks come in a
 // handful of sizes. Blocks are kept per size class (16-byte steps up to
 // 1 KiB) on the thread that frees them: up to `max_cached_bytes` of a class
-// during a burst (100,000 call_soon callbacks, 10,000 sleeping tasks), and
-// back down to `kept_bytes` once the event loop is about to wait for I/O
-// (frame_cache_trim), so a burst does not stay cached for good. A class
-// holds sizes 16k+8, which is exactly what a glibc chunk of 16k+16 bytes
-// serves, so rounding to a class costs no memory. Under AddressSanitizer the
-// cache is off, so that a use after free is still seen.
+// during a burst (100,000 call_soon callbacks, 10,000 sleeping tasks), back
+// down to `kept_bytes` as soon as the event loop is about to wait for I/O,
+// and down to nothing, with the heap trimmed (malloc_trim), once the loop
+// has waited a whole second (frame_cache_idle): a burst is fast without
+// being kept for good. A class holds sizes 16k+8, which is exactly what a
+// glibc chunk of 16k+16 bytes serves, so rounding to a class costs no
+// memory.
+//
+// For memory checkers the cache is off, and every frame goes to plain
+// new/delete at its own size: under AddressSanitizer (at compile time, so
+// that a use after free is still seen), and at run time when the
+// environment has UVASYNC_NO_FRAME_POOL=1 (for heaptrack, massif, ...) or
+// the program runs under valgrind (detected where the valgrind headers were
+// found at build time). The run-time switch is read once, when a thread
+// first allocates a frame; the fast path is the same either way.
 #pragma once
 
 #include <cstddef>
@@ -37,15 +46,20 @@ struct frame_cache {
     static constexpr std::size_t classes = max_size / granule + 1;
     static constexpr std::size_t max_cached_bytes = 32 << 20;
     static constexpr std::size_t kept_bytes = 2 << 20;
+    // How long the loop must have waited before the cache is emptied.
+    static constexpr std::int64_t idle_release_ns = 1'000'000'000;
 
     struct block {
         block* next;
     };
     block* heads[classes];
     std::uint32_t counts[classes];
-    bool registered; // the thread-exit cleanup is armed
-    bool closed;     // the thread is exiting: no more caching
+    std::int64_t last_wait_ns; // when the loop last went to wait (0: not yet)
+    bool registered; // caching on this thread: the thread-exit cleanup is armed
+    bool off;        // no caching on this thread: the pool is switched off, or the thread is exiting
     bool over_kept;  // some class holds more than kept_bytes: trim when idle
+    bool loop_busy;  // the loop went round without waiting since last_wait_ns
+    bool heap_dirty; // blocks went back to malloc since the last malloc_trim
 };
 
 // Trivially constructed and destroyed: no guard on the hot path.
@@ -66,9 +80,19 @@ constexpr std::uint32_t frame_class_kept(std::size_t cls) noexcept {
     return static_cast<std::uint32_t>(frame_cache::kept_bytes / frame_class_size(cls));
 }
 
-// Frees what each class holds beyond kept_bytes (the loop calls it before it
-// blocks for I/O); does nothing unless a burst went over.
-void frame_cache_trim() noexcept;
+// The loop calls this when it is about to wait for I/O or a timer (nothing
+// ready), with the loop's clock. It frees at once what each class holds
+// beyond kept_bytes; when the previous call came a whole idle_release_ns
+// earlier with the loop waiting in between (no frame_cache_loop_busy()), it
+// frees every cached block and trims the heap (malloc_trim). Returns the
+// time at which it wants to be called again, or 0 when nothing is left to
+// give back. The loop arms a timer for that time unless one is pending, so
+// the cache is emptied between one and two seconds after the loop's last
+// wake-up; a busy loop pays one call per wait and one timer per second.
+std::int64_t frame_cache_idle(std::int64_t now_ns) noexcept;
+
+// The loop calls this when it goes round without waiting (work is ready).
+inline void frame_cache_loop_busy() noexcept { t_frame_cache.loop_busy = true; }
 
 inline void* frame_allocate(std::size_t size) {
     if constexpr (frame_pool_enabled) {
@@ -91,7 +115,7 @@ inline void frame_deallocate(void* p, std::size_t size) noexcept {
     if constexpr (frame_pool_enabled) {
         const std::size_t cls = frame_class(size);
         frame_cache& c = t_frame_cache;
-        if (cls < frame_cache::classes && c.counts[cls] < frame_class_limit(cls) && c.registered && !c.closed) {
+        if (cls < frame_cache::classes && c.counts[cls] < frame_class_limit(cls) && c.registered && !c.off) {
             auto* b = static_cast<frame_cache::block*>(p);
             b->next = c.heads[cls];
             c.heads[cls] = b;
