@@ -111,6 +111,7 @@ void event_loop::init_handles() {
     timer_.open(uv_, &on_timer, this);
     cache_timer_ = detail::uv_handle<uv_timer_t>::make([&](uv_timer_t* h) { return uv_timer_init(uv_, h); },
                                                        "uv_timer_init");
+    cache_timer_->data = this;
     uv_unref(cache_timer_.base());
     async_ = detail::uv_handle<uv_async_t>::make([&](uv_async_t* h) { return uv_async_init(uv_, h, &on_async); },
                                                  "uv_async_init");
@@ -169,19 +170,23 @@ void event_loop::on_check(uv_check_t* h) {
 void event_loop::on_prepare(uv_prepare_t* h) {
     // Nothing ready and not stopping: the loop is about to wait for I/O or a
     // timer, a good time to hand back what a burst left in the frame cache;
-    // the cache may ask to be called again after a quiet second (the timer
-    // only wakes the loop up for that; it keeps nothing alive).
+    // after a quiet second the cache gives everything back (the timer only
+    // wakes the loop up for that; it keeps nothing alive).
     auto* self = static_cast<event_loop*>(h->data);
-    if (self->core_.has_ready() || self->stopping_) {
-        detail::frame_cache_loop_busy();
-        return;
-    }
-    const std::int64_t now = static_cast<std::int64_t>(uv_now(self->uv_)) * 1'000'000;
-    const std::int64_t at = detail::frame_cache_idle(now);
-    if (at && !uv_is_active(self->cache_timer_.base())) {
-        const auto ms = static_cast<std::uint64_t>((at - now + 999'999) / 1'000'000);
-        uv_timer_start(self->cache_timer_.get(), [](uv_timer_t*) {}, ms, 0);
-    }
+    if (self->core_.has_ready() || self->stopping_) return;
+    if (!self->cache_timer_armed_ && detail::frame_cache_waiting()) self->arm_cache_timer();
+}
+
+void event_loop::arm_cache_timer() noexcept {
+    cache_timer_armed_ = true;
+    uv_timer_start(
+        cache_timer_.get(),
+        [](uv_timer_t* t) {
+            auto* self = static_cast<event_loop*>(t->data);
+            self->cache_timer_armed_ = false;
+            if (detail::frame_cache_tick()) self->arm_cache_timer();
+        },
+        1000, 0);
 }
 
 void event_loop::on_timer(void* loop) { static_cast<event_loop*>(loop)->core_.fire_timers(); }

@@ -38,12 +38,6 @@ bool pool_switched_off() noexcept {
     return off;
 }
 
-std::size_t cached_blocks(const frame_cache& c) noexcept {
-    std::size_t n = 0;
-    for (std::uint32_t count : c.counts) n += count;
-    return n;
-}
-
 void trim_to_kept(frame_cache& c) noexcept {
     c.over_kept = false;
     for (std::size_t cls = 0; cls < frame_cache::classes; ++cls) {
@@ -68,24 +62,28 @@ void frame_release_class(std::size_t cls) noexcept {
     c.counts[cls] = 0;
 }
 
-std::int64_t frame_cache_idle(std::int64_t now_ns) noexcept {
+bool frame_cache_waiting() noexcept {
     frame_cache& c = t_frame_cache;
     if (c.over_kept) trim_to_kept(c);
-    const bool waited = !c.loop_busy && c.last_wait_ns != 0 && now_ns - c.last_wait_ns >= frame_cache::idle_release_ns;
-    c.loop_busy = false;
-    c.last_wait_ns = now_ns;
-    if (waited) {
-        for (std::size_t cls = 0; cls < frame_cache::classes; ++cls) frame_release_class(cls);
-        if (c.heap_dirty) {
-#if defined(__GLIBC__)
-            malloc_trim(0);
-#endif
-            c.heap_dirty = false;
-        }
-        return 0;
+    if (c.frees == c.frees_seen && !c.heap_dirty) return false; // nothing new since the cache was emptied
+    c.frees_seen = c.frees; // the quiet second starts now
+    return true;
+}
+
+bool frame_cache_tick() noexcept {
+    frame_cache& c = t_frame_cache;
+    if (c.frees != c.frees_seen) { // still in use: look again in a second
+        c.frees_seen = c.frees;
+        return true;
     }
-    if (!c.heap_dirty && cached_blocks(c) == 0) return 0;
-    return now_ns + frame_cache::idle_release_ns;
+    for (std::size_t cls = 0; cls < frame_cache::classes; ++cls) frame_release_class(cls);
+    if (c.heap_dirty) {
+#if defined(__GLIBC__)
+        malloc_trim(0);
+#endif
+        c.heap_dirty = false;
+    }
+    return false;
 }
 
 void* frame_allocate_slow(std::size_t size) {

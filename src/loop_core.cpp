@@ -90,16 +90,17 @@ void loop_core::resume(task_state_base& t) noexcept {
     running_scope scope(owner_);
     task_state_base* prev = current_;
     current_ = &t;
-    if (debug_) {
-        const std::int64_t start = now_ns();
-        const std::string name = t.name();
-        t.resume_point_.resume();
-        driver_->ran_for("task step", now_ns() - start, name);
-    } else {
-        t.resume_point_.resume();
-    }
+    if (debug_) [[unlikely]] resume_timed(t);
+    else t.resume_point_.resume();
     current_ = prev;
     if (!prev && !retired_.empty()) reap();
+}
+
+void loop_core::resume_timed(task_state_base& t) noexcept {
+    const std::int64_t start = now_ns();
+    const std::string name = t.name();
+    t.resume_point_.resume();
+    driver_->ran_for("task step", now_ns() - start, name);
 }
 
 void loop_core::retire(task_state_base& t) { retired_.push_back(&t); }

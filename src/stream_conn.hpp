@@ -72,6 +72,8 @@ public:
     static void on_alloc(uv_handle_t* h, std::size_t suggested, uv_buf_t* buf);
     static void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
     bool satisfied(read_want& w) noexcept;
+    bool line_found(read_want& w) noexcept;
+    bool separator_found(read_want& w) noexcept;
     void wake_reader() noexcept;
     std::string take(std::size_t n);
     void append(const char* p, std::size_t n);
@@ -86,6 +88,7 @@ public:
     // The part of a write that the socket did not take at once (`sent`:
     // what uv_try_write returned).
     void queue(std::string_view rest, int sent);
+    void queue(std::string&& s, int sent);
     void check_writable(const char* what) const;
     void submit_staged() noexcept;
     static void on_write(uv_write_t* req, int status);
@@ -173,6 +176,10 @@ private:
     request* req_ = nullptr;
     int status_ = 0;
 };
+
+// A string whose buffer a read may reuse (empty when none is left), and a
+// sent string given back for that.
+std::string reused_string() noexcept;
 
 // The shared read buffer of this thread's loop.
 char* shared_read_buffer() noexcept;

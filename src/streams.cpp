@@ -29,6 +29,40 @@ char* shared_read_buffer() noexcept {
 }
 
 namespace {
+// Strings that were read, written and sent: a read(n) reuses their buffers,
+// so the asyncio way of echoing (read, write(std::move(data)), drain)
+// allocates nothing once warm.
+// (Kept as raw storage: moving a string in and out by construction is
+// cheaper than move-assigning it.)
+struct string_bin {
+    static constexpr std::size_t max_strings = 16;
+    static constexpr std::size_t max_capacity = 64 * 1024;
+    alignas(std::string) unsigned char slots[max_strings][sizeof(std::string)];
+    std::size_t count = 0;
+    std::string* slot(std::size_t i) noexcept { return std::launder(reinterpret_cast<std::string*>(slots[i])); }
+    ~string_bin() {
+        while (count) slot(--count)->~basic_string();
+    }
+};
+thread_local string_bin t_strings;
+} // namespace
+
+std::string reused_string() noexcept {
+    string_bin& b = t_strings;
+    if (b.count == 0) return {};
+    std::string* s = b.slot(--b.count);
+    std::string out(std::move(*s));
+    s->~basic_string();
+    return out;
+}
+
+void reuse_string(std::string&& s) noexcept {
+    string_bin& b = t_strings;
+    if (b.count < string_bin::max_strings && s.capacity() <= string_bin::max_capacity && s.capacity() > 15)
+        ::new (static_cast<void*>(b.slots[b.count++])) std::string(std::move(s));
+}
+
+namespace {
 
 // Write requests are recycled per thread, with their string's capacity.
 struct write_req_pool {
@@ -121,7 +155,7 @@ int stream_conn::start_reading() noexcept {
 
 void stream_conn::close() noexcept {
     if (closing) return;
-    closing = true;
+    closing = write_closed = true;
     if (handle_closing) return;
     if (reading) {
         uv_read_stop(stream);
@@ -135,7 +169,7 @@ void stream_conn::close() noexcept {
 }
 
 void stream_conn::abort() noexcept {
-    closing = true;
+    closing = write_closed = true;
     if (!handle_closing) close_handle();
 }
 
@@ -146,7 +180,7 @@ void stream_conn::lose(int status) noexcept {
 }
 
 void stream_conn::close_handle() noexcept {
-    handle_closing = true;
+    handle_closing = write_closed = true;
     eof = true;
     reading = false;
     if (staged) put_req(std::exchange(staged, nullptr));
@@ -186,7 +220,7 @@ void stream_conn::close_for_loop() noexcept {
     want = nullptr;
     drain_waiters.clear();
     closed_waiters.clear();
-    closing = true;
+    closing = write_closed = true;
     if (!handle_closing) close_handle();
 }
 
@@ -211,28 +245,35 @@ bool stream_conn::satisfied(read_want& w) noexcept {
     case read_want::kind::exactly:
         return rn >= w.n;
     case read_want::kind::line:
-        if (rn > w.scanned) {
-            if (const void* nl = std::memchr(rp + w.scanned, '\n', rn - w.scanned)) {
-                w.found = static_cast<std::size_t>(static_cast<const char*>(nl) - rp);
-                return true;
-            }
-            w.scanned = rn;
-        }
-        return rn > limit;
-    case read_want::kind::until: {
-        const std::size_t seplen = w.separator.size();
-        if (rn >= w.scanned + seplen) {
-            const std::size_t f = std::string_view(rp, rn).find(w.separator, w.scanned);
-            if (f != std::string_view::npos) {
-                w.found = f;
-                return true;
-            }
-            w.scanned = rn + 1 - seplen;
-        }
-        return w.scanned > limit;
-    }
+        return line_found(w);
+    case read_want::kind::until:
+        return separator_found(w);
     }
     return true;
+}
+
+bool stream_conn::line_found(read_want& w) noexcept {
+    if (rn > w.scanned) {
+        if (const void* nl = std::memchr(rp + w.scanned, '\n', rn - w.scanned)) {
+            w.found = static_cast<std::size_t>(static_cast<const char*>(nl) - rp);
+            return true;
+        }
+        w.scanned = rn;
+    }
+    return rn > limit;
+}
+
+bool stream_conn::separator_found(read_want& w) noexcept {
+    const std::size_t seplen = w.separator.size();
+    if (rn >= w.scanned + seplen) {
+        const std::size_t f = std::string_view(rp, rn).find(w.separator, w.scanned);
+        if (f != std::string_view::npos) {
+            w.found = f;
+            return true;
+        }
+        w.scanned = rn + 1 - seplen;
+    }
+    return w.scanned > limit;
 }
 
 void stream_conn::wake_reader() noexcept {
@@ -266,7 +307,7 @@ void stream_conn::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
         c->in_shared = true;
         c->rp = buf->base;
         c->rn = n;
-        if (c->satisfied(*c->want)) c->wake_reader();
+        if (c->want->what == read_want::kind::any || c->satisfied(*c->want)) c->wake_reader();
         c->in_shared = false;
         const char* left = c->rp;
         const std::size_t nleft = c->rn;
@@ -275,7 +316,7 @@ void stream_conn::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
         if (nleft && c->reader_alive) c->append(left, nleft);
     } else {
         c->append(buf->base, n);
-        if (c->reader && c->satisfied(*c->want)) c->wake_reader();
+        if (c->reader && (c->want->what == read_want::kind::any || c->satisfied(*c->want))) c->wake_reader();
     }
     // asyncio's flow control: stop reading above 2 x limit unread (unless
     // a reader waits for more: asyncio resumes reading for a waiting reader).
@@ -311,7 +352,8 @@ void stream_conn::append(const char* p, std::size_t n) {
 }
 
 std::string stream_conn::take(std::size_t n) {
-    std::string out(rp, n);
+    std::string out = reused_string();
+    out.assign(rp, n);
     consume(n);
     return out;
 }
@@ -479,19 +521,26 @@ void stream_conn::queue(std::string_view sv, int sent) {
 void stream_conn::write(std::string&& s) {
     check_writable("write");
     if (handle_closing || s.empty()) return;
-    std::size_t sent = 0;
+    int n = UV_EAGAIN;
     if (!staged && inflight == 0) {
         uv_buf_t b;
         b.base = s.data();
         b.len = s.size();
-        const int n = uv_try_write(stream, &b, 1);
-        if (n >= 0 && static_cast<std::size_t>(n) == s.size()) return;
-        if (n < 0 && n != UV_EAGAIN) {
-            lose(n);
+        n = uv_try_write(stream, &b, 1);
+        if (n >= 0 && static_cast<std::size_t>(n) == s.size()) {
+            reuse_string(std::move(s));
             return;
         }
-        if (n > 0) sent = static_cast<std::size_t>(n);
     }
+    queue(std::move(s), n);
+}
+
+void stream_conn::queue(std::string&& s, int sent_or_error) {
+    if (sent_or_error < 0 && sent_or_error != UV_EAGAIN) {
+        lose(sent_or_error);
+        return;
+    }
+    const std::size_t sent = sent_or_error > 0 ? static_cast<std::size_t>(sent_or_error) : 0;
     if (staged) {
         staged->data.append(s, sent);
     } else {
@@ -551,7 +600,7 @@ void stream_conn::after_flush() noexcept {
 
 void stream_conn::write_eof() {
     if (eof_requested || closing || handle_closing) return;
-    eof_requested = true;
+    eof_requested = write_closed = true;
     if (inflight == 0 && !staged) do_shutdown();
 }
 
@@ -576,14 +625,16 @@ void stream_conn::release_writer() noexcept {
 
 namespace {
 
-stream_conn* conn_of(stream_core* c, const char* what) {
-    if (!c) throw std::logic_error(std::string(what) + ": the stream is not connected (moved from?)");
-    return stream_conn::of(c);
-}
+stream_conn* conn_of(stream_core* c, const char* what) { return stream_conn::of(connected(c, what)); }
 
 } // namespace
 
+void throw_not_connected(const char* what) {
+    throw std::logic_error(std::string(what) + ": the stream is not connected (moved from?)");
+}
+
 void write_queued(stream_core* c, std::string_view data, int sent) { stream_conn::of(c)->queue(data, sent); }
+void write_queued(stream_core* c, std::string&& data, int sent) { stream_conn::of(c)->queue(std::move(data), sent); }
 void write_checked(stream_core* c, std::string_view data) { conn_of(c, "write")->write(data); }
 void write_checked(stream_core* c, std::string&& data) { conn_of(c, "write")->write(std::move(data)); }
 
@@ -688,19 +739,6 @@ bool stream_reader::at_eof() const noexcept { return c_ && c_->eof && c_->rn == 
 std::size_t stream_reader::buffered_size() const noexcept { return c_ ? c_->rn : 0; }
 std::size_t stream_reader::limit() const noexcept { return c_ ? c_->limit : default_stream_limit; }
 
-stream_reader::read_op stream_reader::read(std::size_t n) {
-    detail::read_want w;
-    w.n = n;
-    return read_op(detail::conn_of(c_, "read"), w);
-}
-
-stream_reader::read_into_op stream_reader::read(std::span<char> into) {
-    detail::read_want w;
-    w.into = into;
-    w.n = into.size();
-    return read_into_op(detail::conn_of(c_, "read"), w);
-}
-
 task<std::string> stream_reader::read() {
     detail::conn_of(c_, "read");
     std::string out;
@@ -712,26 +750,10 @@ task<std::string> stream_reader::read() {
     }
 }
 
-stream_reader::readexactly_op stream_reader::readexactly(std::size_t n) {
-    detail::read_want w;
-    w.what = detail::read_want::kind::exactly;
-    w.n = n;
-    return readexactly_op(detail::conn_of(c_, "readexactly"), w);
-}
-
 stream_reader::readuntil_op stream_reader::readuntil(std::string_view separator) {
     detail::stream_conn* c = detail::conn_of(c_, "readuntil");
     if (separator.empty()) throw std::invalid_argument("readuntil: the separator should be at least one byte long");
-    detail::read_want w;
-    w.what = detail::read_want::kind::until;
-    w.separator = separator;
-    return readuntil_op(c, w);
-}
-
-stream_reader::readline_op stream_reader::readline() {
-    detail::read_want w;
-    w.what = detail::read_want::kind::line;
-    return readline_op(detail::conn_of(c_, "readline"), w);
+    return readuntil_op(c, separator);
 }
 
 // ---- stream_writer --------------------------------------------------------
@@ -746,10 +768,6 @@ stream_writer& stream_writer::operator=(stream_writer&& o) noexcept {
 
 stream_writer::~stream_writer() {
     if (c_) detail::stream_conn::of(c_)->release_writer();
-}
-
-detail::conn_wait_op stream_writer::drain() {
-    return detail::conn_wait_op(detail::conn_of(c_, "drain"), detail::conn_wait_op::what::drain);
 }
 
 void stream_writer::write_eof() { detail::conn_of(c_, "write_eof")->write_eof(); }

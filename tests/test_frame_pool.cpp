@@ -81,49 +81,40 @@ TEST(FramePool, ClassesHoldSizesUpTo16kPlus8) {
     EXPECT_EQ(d::frame_class_size(d::frame_class(121)), 136u);
 }
 
-// The idle trim, on a clock the test drives: frame_cache_idle is what the
-// loop calls each time it is about to wait.
-TEST(FramePool, AWholeSecondOfWaitingEmptiesTheCache) {
+// The idle trim, driven by hand: frame_cache_waiting is what the loop calls
+// each time it is about to wait, frame_cache_tick what its timer calls a
+// second after it was armed.
+TEST(FramePool, AQuietSecondEmptiesTheCache) {
     const bool on = caching();
+    d::frame_cache_tick(); // forget what this thread did before
+    d::frame_cache_tick();
     std::vector<void*> burst;
     for (int i = 0; i < 1000; ++i) burst.push_back(d::frame_allocate(120));
     for (void* p : burst) d::frame_deallocate(p, 120);
-    if (on) {
-        EXPECT_GE(d::t_frame_cache.counts[d::frame_class(120)], 1000u);
-    }
-
-    d::frame_cache_loop_busy(); // forget this thread's earlier waits
-    const std::int64_t t0 = std::int64_t{1'000'000} * second;
-    if (!on) { // nothing cached: nothing to give back, no wake-up wanted
+    if (!on) { // nothing cached: nothing to give back, no timer wanted
         EXPECT_EQ(cached_blocks(), 0u);
-        EXPECT_EQ(d::frame_cache_idle(t0), 0);
-        EXPECT_EQ(d::frame_cache_idle(t0 + 2 * second), 0);
+        EXPECT_FALSE(d::frame_cache_waiting());
         return;
     }
-    // The loop waits: the cache asks to be called again a second later.
-    EXPECT_EQ(d::frame_cache_idle(t0), t0 + second);
-    // Woken up after half a second (I/O): not yet; the second starts again.
-    EXPECT_EQ(d::frame_cache_idle(t0 + second / 2), t0 + second / 2 + second);
     EXPECT_GE(d::t_frame_cache.counts[d::frame_class(120)], 1000u);
-    // Woken by the timer armed at t0 (only 0.5 s after the last wait): not yet.
-    EXPECT_EQ(d::frame_cache_idle(t0 + second), t0 + 2 * second);
+    // The loop waits after the burst: the cache wants its timer.
+    EXPECT_TRUE(d::frame_cache_waiting());
+    // Work in the second that follows (a frame freed): not yet, look again.
+    d::frame_deallocate(d::frame_allocate(120), 120);
+    EXPECT_TRUE(d::frame_cache_tick());
     EXPECT_GE(d::t_frame_cache.counts[d::frame_class(120)], 1000u);
-    // A second later, but the loop went round busy in between: not yet.
-    d::frame_cache_loop_busy();
-    EXPECT_EQ(d::frame_cache_idle(t0 + 2 * second), t0 + 3 * second);
-    EXPECT_GT(cached_blocks(), 0u);
-    // A whole second of waiting: everything goes, and nothing more is wanted.
-    EXPECT_EQ(d::frame_cache_idle(t0 + 3 * second), 0);
+    // A whole quiet second: everything goes, and no timer is wanted.
+    EXPECT_FALSE(d::frame_cache_tick());
     EXPECT_EQ(cached_blocks(), 0u);
     for (std::size_t cls = 0; cls < d::frame_cache::classes; ++cls) EXPECT_EQ(d::t_frame_cache.heads[cls], nullptr);
     EXPECT_FALSE(d::t_frame_cache.heap_dirty); // malloc_trim ran
-    EXPECT_EQ(d::frame_cache_idle(t0 + 5 * second), 0);
-    // The cache works on afterwards: woken up for work, which leaves a
-    // block in the cache, the loop is given it back a quiet second later.
+    EXPECT_FALSE(d::frame_cache_waiting());    // nothing new to give back
+    // The cache works on afterwards: a block cached again is given back a
+    // quiet second later.
     d::frame_deallocate(d::frame_allocate(120), 120);
     EXPECT_EQ(d::t_frame_cache.counts[d::frame_class(120)], 1u);
-    EXPECT_EQ(d::frame_cache_idle(t0 + 5 * second + second / 2), t0 + 6 * second + second / 2);
-    EXPECT_EQ(d::frame_cache_idle(t0 + 6 * second + second / 2), 0);
+    EXPECT_TRUE(d::frame_cache_waiting());
+    EXPECT_FALSE(d::frame_cache_tick());
     EXPECT_EQ(cached_blocks(), 0u);
 }
 

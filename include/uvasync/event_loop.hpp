@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <iosfwd>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -203,6 +204,12 @@ public:
     // (what run() does after main returns).
     void cancel_all_tasks();
 
+    // Every pending task with its call graph (call_graph.hpp), as `python -m
+    // asyncio pstree` prints them; and the same on stderr each time `signum`
+    // arrives, for a running service (kill -USR1 <pid>).
+    void dump_tasks(std::ostream& out);
+    void dump_tasks_on_signal(int signum);
+
     uv_loop_t* native_handle() const noexcept { return uv_; }
 
     // --- for the library's own operations ---
@@ -232,6 +239,7 @@ private:
     static void on_idle(uv_idle_t* h);
     static void on_check(uv_check_t* h);
     static void on_prepare(uv_prepare_t* h);
+    void arm_cache_timer() noexcept;
     static void on_timer(void* self);
     static void on_async(uv_async_t* h);
 
@@ -242,6 +250,7 @@ private:
     detail::uv_handle<uv_check_t> check_;
     detail::uv_handle<uv_prepare_t> prepare_;
     detail::uv_handle<uv_timer_t> cache_timer_; // wakes the loop for the frame cache's idle trim
+    bool cache_timer_armed_ = false;
     detail::deadline_timer timer_;
     detail::uv_handle<uv_async_t> async_;
     std::shared_ptr<detail::threadsafe_queue> gate_;

@@ -85,7 +85,21 @@ std::string take_until(stream_core* c, read_want& w);
 template <class R, R (*Take)(stream_core*, read_want&), read_want::kind What>
 class stream_read_op final : public operation<stream_read_op<R, Take, What>> {
 public:
-    stream_read_op(stream_core* c, read_want w) noexcept : c_(c), want_(w) {}
+    // read(n), readexactly(n), readline (n unused)
+    stream_read_op(stream_core* c, std::size_t n) noexcept : c_(c) {
+        want_.what = What;
+        want_.n = n;
+    }
+    // read(span)
+    stream_read_op(stream_core* c, std::span<char> into) noexcept : c_(c) {
+        want_.into = into;
+        want_.n = into.size();
+    }
+    // readuntil(separator)
+    stream_read_op(stream_core* c, std::string_view separator) noexcept : c_(c) {
+        want_.what = What;
+        want_.separator = separator;
+    }
     stream_read_op(stream_read_op&& o) noexcept : operation<stream_read_op>(std::move(o)), c_(o.c_), want_(o.want_) {}
     ~stream_read_op() {
         if (held_) c_->release();
@@ -94,7 +108,7 @@ public:
     bool ready() noexcept {
         if constexpr (What == read_want::kind::any) return c_->rn > 0 || want_.n == 0 || c_->error || c_->eof;
         else if constexpr (What == read_want::kind::exactly) return c_->rn >= want_.n || c_->error || c_->eof;
-        else return read_ready(c_, want_);
+        else return (c_->rn > want_.scanned || c_->error || c_->eof) && read_ready(c_, want_); // nothing new: no
     }
     bool start() {
         read_wait(c_, want_, *this);
@@ -156,7 +170,7 @@ public:
     void result() {
         // drain(): the connection's error; lost before drain() began (not
         // while it waited): "connection lost", as asyncio.
-        if (what_ == what::drain && (c_->error || (c_->handle_closing && !task()))) throw_lost();
+        if ((c_->error || c_->handle_closing) && what_ == what::drain && (c_->error || !task())) throw_lost();
     }
     const char* kind() const noexcept override { return what_ == what::drain ? "drain" : "wait_closed"; }
 
@@ -167,8 +181,18 @@ private:
     bool held_ = false;
 };
 
+// std::logic_error "<what>: the stream is not connected (moved from?)".
+[[noreturn]] void throw_not_connected(const char* what);
+inline stream_core* connected(stream_core* c, const char* what) {
+    if (!c) throw_not_connected(what);
+    return c;
+}
+
 // The writes that did not go straight to the socket.
 void write_queued(stream_core* c, std::string_view data, int sent);
+void write_queued(stream_core* c, std::string&& data, int sent);
+// A string the socket took whole: its buffer serves a later read(n).
+void reuse_string(std::string&& s) noexcept;
 void write_checked(stream_core* c, std::string_view data);
 void write_checked(stream_core* c, std::string&& data);
 
@@ -201,23 +225,25 @@ public:
 
     // Up to n bytes, as soon as any are available; empty only at EOF (and
     // for n == 0, which returns at once).
-    [[nodiscard]] read_op read(std::size_t n);
+    [[nodiscard]] read_op read(std::size_t n) { return read_op(detail::connected(c_, "read"), n); }
     // Up to into.size() bytes into a buffer of the caller's, returning how
     // many; 0 only at EOF (or for an empty buffer). While the task waits, the
     // socket is read straight into `into`: no copy and no allocation, for
     // servers that reuse one buffer per connection. `into` must stay valid
     // until the read completes.
-    [[nodiscard]] read_into_op read(std::span<char> into);
+    [[nodiscard]] read_into_op read(std::span<char> into) { return read_into_op(detail::connected(c_, "read"), into); }
     // Everything until EOF (a task: it reads until the peer closes).
     task<std::string> read();
     // One line, including its "\n". At EOF without a newline: what is left
     // (empty when nothing is). A line longer than the limit throws
     // limit_overrun_error and is discarded (the whole line if its newline
     // has arrived, otherwise the buffer).
-    [[nodiscard]] readline_op readline();
+    [[nodiscard]] readline_op readline() { return readline_op(detail::connected(c_, "readline"), std::size_t{0}); }
     // Exactly n bytes. EOF first: incomplete_read_error with the partial
     // bytes (which leave the buffer).
-    [[nodiscard]] readexactly_op readexactly(std::size_t n);
+    [[nodiscard]] readexactly_op readexactly(std::size_t n) {
+        return readexactly_op(detail::connected(c_, "readexactly"), n);
+    }
     // Data up to and including `separator` (which may be several bytes,
     // found across chunk boundaries). Empty separator: std::invalid_argument.
     // EOF first: incomplete_read_error with everything buffered (buffer
@@ -276,7 +302,9 @@ public:
     // it throws std::errc::connection_reset ("connection lost"), as asyncio.
     // Any number of tasks may wait in drain() at once. Frame-less, and
     // with nothing to wait for it does not suspend.
-    [[nodiscard]] detail::conn_wait_op drain();
+    [[nodiscard]] detail::conn_wait_op drain() {
+        return detail::conn_wait_op(detail::connected(c_, "drain"), detail::conn_wait_op::what::drain);
+    }
 
     bool can_write_eof() const noexcept { return true; }
     // Sends everything buffered, then shuts the sending side down (the peer
@@ -323,7 +351,9 @@ private:
 // The common case inline: nothing queued, and the socket takes it all.
 inline void stream_writer::write(std::string_view data) {
     if (c_ && c_->can_write_directly() && !data.empty()) {
-        uv_buf_t b = uv_buf_init(const_cast<char*>(data.data()), static_cast<unsigned>(data.size()));
+        uv_buf_t b;
+        b.base = const_cast<char*>(data.data());
+        b.len = data.size();
         const int n = uv_try_write(c_->stream, &b, 1);
         if (n >= 0 && static_cast<std::size_t>(n) == data.size()) return;
         detail::write_queued(c_, data, n);
@@ -331,7 +361,18 @@ inline void stream_writer::write(std::string_view data) {
     }
     detail::write_checked(c_, data);
 }
-inline void stream_writer::write(std::string&& data) { detail::write_checked(c_, std::move(data)); }
+inline void stream_writer::write(std::string&& data) {
+    if (c_ && c_->can_write_directly() && !data.empty()) {
+        uv_buf_t b;
+        b.base = data.data();
+        b.len = data.size();
+        const int n = uv_try_write(c_->stream, &b, 1);
+        if (n >= 0 && static_cast<std::size_t>(n) == data.size()) detail::reuse_string(std::move(data));
+        else detail::write_queued(c_, std::move(data), n);
+        return;
+    }
+    detail::write_checked(c_, std::move(data));
+}
 
 struct connect_options {
     // The reader's buffer limit (readline / readuntil limit, flow control).

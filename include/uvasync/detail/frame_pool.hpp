@@ -7,8 +7,8 @@
 // 1 KiB) on the thread that frees them: up to `max_cached_bytes` of a class
 // during a burst (100,000 call_soon callbacks, 10,000 sleeping tasks), back
 // down to `kept_bytes` as soon as the event loop is about to wait for I/O,
-// and down to nothing, with the heap trimmed (malloc_trim), once the loop
-// has waited a whole second (frame_cache_idle): a burst is fast without
+// and down to nothing, with the heap trimmed (malloc_trim), once a whole
+// second went by without a block freed (frame_cache_tick): a burst is fast without
 // being kept for good. A class holds sizes 16k+8, which is exactly what a
 // glibc chunk of 16k+16 bytes serves, so rounding to a class costs no
 // memory.
@@ -54,11 +54,11 @@ struct frame_cache {
     };
     block* heads[classes];
     std::uint32_t counts[classes];
-    std::int64_t last_wait_ns; // when the loop last went to wait (0: not yet)
+    std::uint32_t frees;      // blocks cached so far (wraps): activity
+    std::uint32_t frees_seen; // `frees` when the quiet second began
     bool registered; // caching on this thread: the thread-exit cleanup is armed
     bool off;        // no caching on this thread: the pool is switched off, or the thread is exiting
-    bool over_kept;  // some class holds more than kept_bytes: trim when idle
-    bool loop_busy;  // the loop went round without waiting since last_wait_ns
+    bool over_kept;  // some class holds more than kept_bytes: trim when the loop waits
     bool heap_dirty; // blocks went back to malloc since the last malloc_trim
 };
 
@@ -80,19 +80,17 @@ constexpr std::uint32_t frame_class_kept(std::size_t cls) noexcept {
     return static_cast<std::uint32_t>(frame_cache::kept_bytes / frame_class_size(cls));
 }
 
-// The loop calls this when it is about to wait for I/O or a timer (nothing
-// ready), with the loop's clock. It frees at once what each class holds
-// beyond kept_bytes; when the previous call came a whole idle_release_ns
-// earlier with the loop waiting in between (no frame_cache_loop_busy()), it
-// frees every cached block and trims the heap (malloc_trim). Returns the
-// time at which it wants to be called again, or 0 when nothing is left to
-// give back. The loop arms a timer for that time unless one is pending, so
-// the cache is emptied between one and two seconds after the loop's last
-// wake-up; a busy loop pays one call per wait and one timer per second.
-std::int64_t frame_cache_idle(std::int64_t now_ns) noexcept;
-
-// The loop calls this when it goes round without waiting (work is ready).
-inline void frame_cache_loop_busy() noexcept { t_frame_cache.loop_busy = true; }
+// Giving memory back, driven by the loop. When it is about to wait for I/O
+// or a timer (nothing ready), the loop calls frame_cache_waiting(): a burst
+// beyond kept_bytes per class is freed at once, and the answer says whether
+// the cache holds anything to give back later; if so, and its timer is not
+// armed, the loop arms it for a second and then calls frame_cache_tick():
+// when no block was freed in that second, every cached block is freed and
+// the heap trimmed (malloc_trim), so RSS comes back after a burst; otherwise
+// it asks to be looked at again a second later. On a busy loop this costs a
+// counter per freed block and a timer per second.
+bool frame_cache_waiting() noexcept;
+bool frame_cache_tick() noexcept;
 
 inline void* frame_allocate(std::size_t size) {
     if constexpr (frame_pool_enabled) {
@@ -119,6 +117,7 @@ inline void frame_deallocate(void* p, std::size_t size) noexcept {
             auto* b = static_cast<frame_cache::block*>(p);
             b->next = c.heads[cls];
             c.heads[cls] = b;
+            ++c.frees;
             if (++c.counts[cls] > frame_class_kept(cls)) c.over_kept = true;
             return;
         }

@@ -130,6 +130,7 @@ public:
 
 private:
     friend class task_state_base;
+    void resume_timed(task_state_base& t) noexcept; // debug mode: slow steps are reported
     void retire(task_state_base& t); // finished: reap once the step is over
     void reap() noexcept;
     void track_failed(task_state_base& t) noexcept { failed_.push_back(&t); }

@@ -37,6 +37,7 @@ struct stream_core {
     bool closed = false;         // the close callback ran
     bool closing = false;        // close() was called
     bool eof_requested = false;  // write_eof() was called
+    bool write_closed = false;   // closing, eof_requested or handle_closing (writes may not go out directly)
 
     void add_ref() noexcept { ++refs; }
     void release() noexcept {
@@ -48,10 +49,9 @@ struct stream_core {
         rn -= n;
         if (paused_reading && rn <= limit) resume_reading();
     }
-    // A write that can go straight to the socket: nothing queued before it.
-    bool can_write_directly() const noexcept {
-        return !staged && inflight == 0 && !closing && !eof_requested && !handle_closing;
-    }
+    // A write that can go straight to the socket: nothing queued before it
+    // (bytes are staged only behind a write in flight).
+    bool can_write_directly() const noexcept { return inflight == 0 && !write_closed; }
 
     void destroy() noexcept;        // the last reference went
     void resume_reading() noexcept; // flow control: below the limit again
