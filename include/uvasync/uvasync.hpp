@@ -28,4 +28,5 @@
 #include "task_group.hpp"
 #include "task_handle.hpp"
 #include "timeouts.hpp"
+#include "with_cleanup.hpp"
 #include "wait.hpp"
