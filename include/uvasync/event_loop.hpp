@@ -32,6 +32,7 @@ namespace uvasync {
 using clock = std::chrono::steady_clock;
 
 class executor;
+template <class T> class future;
 
 // What the exception handler is told (asyncio's context dict).
 struct exception_context {
@@ -172,6 +173,8 @@ public:
     }
 
     template <class T> task_handle<T> create_task(task<T> t, std::string name = {});
+    // asyncio's loop.create_future(): a pending future of this loop (future.hpp).
+    template <class T = void> future<T> create_future();
 
     void set_exception_handler(exception_handler h) { handler_ = std::move(h); }
     const exception_handler& get_exception_handler() const noexcept { return handler_; }
