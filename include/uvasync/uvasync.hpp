@@ -27,5 +27,6 @@
 #include "task.hpp"
 #include "task_group.hpp"
 #include "task_handle.hpp"
+#include "timeout_scope.hpp"
 #include "timeouts.hpp"
 #include "wait.hpp"
