@@ -541,6 +541,21 @@ TEST(Future, CompletedFromAnotherThread) {
     EXPECT_EQ(loop.run_until_complete(body()), 42);
 }
 
+// wait_for on a future: it runs as a task awaiting the future, so the
+// timeout cancels the future too (as asyncio.wait_for(fut) does).
+TEST(Future, WaitForAFuture) {
+    event_loop loop;
+    auto body = [&]() -> task<> {
+        future<int> soon = create_future<int>();
+        loop.call_soon([soon] { soon.set_result(4); });
+        EXPECT_EQ(co_await wait_for(soon, 1s), 4);
+        future<int> never = create_future<int>();
+        EXPECT_THROW(co_await wait_for(never, 5ms), timeout_error);
+        EXPECT_TRUE(never.cancelled());
+    };
+    loop.run_until_complete(body());
+}
+
 TEST(Future, ComparesAsTheSameObject) {
     event_loop loop;
     future<int> a = loop.create_future<int>();

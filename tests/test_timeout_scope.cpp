@@ -268,16 +268,15 @@ TEST(TimeoutScope, ACancellationFromOutsideTogetherWithTheExpiryIsNotATimeout) {
                 order.push_back("outside");
                 self.cancel("outside");
             };
+            // Armed once the scope is entered, so after the scope's timer
+            // (the lambda outlives its coroutine: it lives as long as victim).
+            auto arm_later = [&]() -> task<> {
+                outside = loop.call_at(deadline, cancel_from_outside);
+                co_return;
+            };
             if (outside_first) outside = loop.call_at(deadline, cancel_from_outside);
             auto scoped = timeout_at(deadline, body);
-            if (!outside_first) {
-                // armed once the scope is entered, so after the scope's timer
-                auto arm_later = [&]() -> task<> {
-                    outside = loop.call_at(deadline, cancel_from_outside);
-                    co_return;
-                };
-                (void)create_task(arm_later());
-            }
+            if (!outside_first) (void)create_task(arm_later());
             try {
                 co_await std::move(scoped);
                 ADD_FAILURE() << "the body finished";
