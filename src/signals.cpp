@@ -29,7 +29,9 @@ public:
         if (!self || self->arrived_) return;
         self->arrived_ = signum;
         self->handles.clear(); // stops them all
-        self->wake_now();
+        // Through the ready queue: the wait still holds its signals while
+        // libuv tells the other watchers (run()'s cancel-on-signal gives way).
+        self->wake_soon();
     }
 
 private:

@@ -34,6 +34,7 @@ namespace uvasync {
 using clock = std::chrono::steady_clock;
 
 class executor;
+template <class T> class future;
 
 // What the exception handler is told (asyncio's context dict).
 struct exception_context {
@@ -186,6 +187,8 @@ public:
     // tasks the library creates (gather's children, handlers) follow it.
     void set_eager_tasks(bool on) noexcept { core_.set_eager_tasks(on); }
     bool get_eager_tasks() const noexcept { return core_.eager_tasks(); }
+    // asyncio's loop.create_future(): a pending future of this loop (future.hpp).
+    template <class T = void> future<T> create_future();
 
     void set_exception_handler(exception_handler h) { handler_ = std::move(h); }
     const exception_handler& get_exception_handler() const noexcept { return handler_; }
