@@ -54,7 +54,7 @@ struct conn {
 ua::task<std::optional<conn>> try_connect(std::uint16_t port, int id) {
     conn c;
     try {
-        auto rw = co_await ua::open_connection("127.0.0.1", port);
+        auto rw = co_await stress::connect(port);
         c.r = std::move(rw.first);
         c.w = std::move(rw.second);
         const std::string hello = "hello " + std::to_string(id) + "\n";
@@ -166,7 +166,8 @@ ua::task<> server_main(stress::client_process& client, report& rep, long nofile)
     ua::server_options opts;
     opts.backlog = 1024;
     auto handler = [&s](ua::stream_reader r, ua::stream_writer w) { return serve_lines(std::move(r), std::move(w), &s); };
-    ua::server srv = co_await ua::start_server(handler, "127.0.0.1", 0, opts);
+    ua::task<ua::server> starting = ua::start_server(handler, "127.0.0.1", 0, opts);
+    ua::server srv = co_await std::move(starting);
     const auto t0 = std::chrono::steady_clock::now();
     client.start(srv.port());
     const int rc = co_await client.wait(300s);

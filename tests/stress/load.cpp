@@ -43,8 +43,7 @@ ua::task<> one_client(long index, std::uint16_t port, client_run* run) {
         ua::stream_writer writer;
         {
             auto slot = co_await run->connecting.scoped();
-            ua::task<std::pair<ua::stream_reader, ua::stream_writer>> connecting = ua::open_connection("127.0.0.1", port);
-            auto rw = co_await std::move(connecting);
+            auto rw = co_await stress::connect(port);
             reader = std::move(rw.first);
             writer = std::move(rw.second);
         }
@@ -94,7 +93,8 @@ ua::task<> server_main(stress::client_process& clients, report& rep, long n, std
     stress::server_stats st;
     ua::server_options opts;
     opts.backlog = 4096;
-    ua::server srv = co_await ua::start_server(stress::echo_handler(st), "127.0.0.1", 0, opts);
+    ua::task<ua::server> starting = ua::start_server(stress::echo_handler(st), "127.0.0.1", 0, opts);
+    ua::server srv = co_await std::move(starting);
     co_await ua::sleep(100ms);
     const long before = stress::rss_kib();
     stress::reset_peak_rss();

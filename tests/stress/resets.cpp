@@ -48,7 +48,7 @@ void small_buffers(ua::stream_writer& w) {
 ua::task<> one_peer(long i, std::uint16_t port, peers_run* run) {
     try {
         auto slot = co_await run->slots.scoped();
-        auto rw = co_await ua::open_connection("127.0.0.1", port);
+        auto rw = co_await stress::connect(port);
         ua::stream_reader& r = rw.first;
         ua::stream_writer& w = rw.second;
         linger_zero(w);
@@ -108,7 +108,8 @@ ua::task<> server_main(stress::client_process& peers, report& rep, long n) {
     reported.install(ua::get_running_loop());
     stress::server_stats st;
     st.sndbuf = 16 * 1024; // a peer that does not read soon leaves the handler in drain
-    ua::server srv = co_await ua::start_server(stress::echo_handler(st), "127.0.0.1", 0);
+    ua::task<ua::server> starting = ua::start_server(stress::echo_handler(st), "127.0.0.1", 0);
+    ua::server srv = co_await std::move(starting);
     const auto t0 = std::chrono::steady_clock::now();
     peers.start(srv.port());
     const int fds_before = stress::fd_count();
@@ -120,7 +121,7 @@ ua::task<> server_main(stress::client_process& peers, report& rep, long n) {
     // Still serving.
     bool serves = false;
     try {
-        auto rw = co_await ua::open_connection("127.0.0.1", srv.port());
+        auto rw = co_await stress::connect(srv.port());
         rw.second.write("still here\n");
         std::string line = co_await rw.first.readline();
         serves = line == "still here\n";

@@ -34,7 +34,7 @@ ua::task<> push(ua::stream_writer* w, std::uint64_t total) {
 
 ua::task<> slow_client(std::uint16_t port, std::uint64_t total, std::chrono::milliseconds pause, client_result* res) {
     try {
-        auto rw = co_await ua::open_connection("127.0.0.1", port);
+        auto rw = co_await stress::connect(port);
         ua::stream_reader& r = rw.first;
         ua::stream_writer& w = rw.second;
         ua::task_handle<> pusher = ua::create_task(push(&w, total));
@@ -70,11 +70,12 @@ ua::task<> server_main(stress::client_process& client, report& rep, std::uint64_
     stress::exception_log reported;
     reported.install(ua::get_running_loop());
     stress::server_stats st;
-    ua::server srv = co_await ua::start_server(stress::echo_handler(st), "127.0.0.1", 0);
+    ua::task<ua::server> starting = ua::start_server(stress::echo_handler(st), "127.0.0.1", 0);
+    ua::server srv = co_await std::move(starting);
     // Warm up with one echo, so that the baseline has what any first
     // connection allocates once (the shared read buffer, the frame cache).
     {
-        auto rw = co_await ua::open_connection("127.0.0.1", srv.port());
+        auto rw = co_await stress::connect(srv.port());
         rw.second.write("warm up");
         std::string back = co_await rw.first.readexactly(7);
         rep.check(back == "warm up", "the warm-up echo came back wrong");

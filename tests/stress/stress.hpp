@@ -203,7 +203,7 @@ class report {
 public:
     explicit report(std::string scenario) : line_(std::move(scenario) + ":") {}
     void add(const char* key, const char* fmt, ...) __attribute__((format(printf, 3, 4))) {
-        char buf[256];
+        char buf[1024];
         va_list ap;
         va_start(ap, fmt);
         std::vsnprintf(buf, sizeof buf, fmt, ap);
@@ -408,6 +408,14 @@ struct exception_log {
         });
     }
 };
+
+// open_connection to 127.0.0.1:port. (The call is made outside the
+// co_await expression, so that GCC 12 never sees its std::string and
+// connect_options temporaries live across the suspension.)
+inline ua::task<std::pair<ua::stream_reader, ua::stream_writer>> connect(std::uint16_t port) {
+    ua::task<std::pair<ua::stream_reader, ua::stream_writer>> t = ua::open_connection("127.0.0.1", port);
+    co_return co_await std::move(t);
+}
 
 // Waits (polling the loop) until pred() holds or the deadline passes.
 template <class Pred> ua::task<bool> wait_until(Pred pred, std::chrono::milliseconds deadline) {
