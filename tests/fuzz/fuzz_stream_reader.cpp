@@ -345,12 +345,14 @@ private:
                 r = model_.feed_eof();
                 co_await turns(3);
             }
-            co_await settle_op(r, "after the feed");
+            co_await settle_op(&r, "after the feed");
         }
     }
 
-    // `r`: what the model says the waiting operation did.
-    ua::task<> settle_op(std::optional<fuzz::outcome> r, const char* when) {
+    // `*r`: what the model says the waiting operation did. (A pointer: GCC 12
+    // must not see a std::optional<outcome> temporary across the co_await.)
+    ua::task<> settle_op(const std::optional<fuzz::outcome>* rp, const char* when) {
+        const std::optional<fuzz::outcome>& r = *rp;
         if (op_ && r) {
             const auto until = std::chrono::steady_clock::now() + 5s;
             while (!real_.done) {
@@ -401,7 +403,7 @@ private:
         handle_ = ua::create_task(run_op(reader_, o, &real_));
         std::optional<fuzz::outcome> r = model_.start(o);
         co_await turns(3);
-        co_await settle_op(r, "when started");
+        co_await settle_op(&r, "when started");
         co_await deliver(); // the model may read again
     }
 
