@@ -66,7 +66,21 @@ ua::task<> act_echo(soak& s) {
     auto rw = co_await connect_any(s);
     const std::string data = stress::payload(s.rng.next(), 1 + s.rng.below(256 * 1024));
     ua::task_handle<> sender = ua::create_task(send_pieces(&s, &rw.second, &data));
-    std::string back = co_await rw.first.readexactly(data.size());
+    std::string back;
+    std::exception_ptr failed;
+    try {
+        back = co_await rw.first.readexactly(data.size());
+    } catch (...) { // cancelled (a task group's sibling failed), or an error
+        failed = std::current_exception();
+    }
+    if (failed) { // the sender uses `data` and the writer: it ends first
+        sender.cancel();
+        try {
+            co_await sender;
+        } catch (...) {
+        }
+        std::rethrow_exception(failed);
+    }
     co_await sender;
     if (stress::fnv1a(back) != stress::fnv1a(data)) s.fail("echo: checksum mismatch");
     rw.second.close();
