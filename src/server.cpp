@@ -245,7 +245,7 @@ void server_state::report_accept_error(int status) noexcept {
     if (accept_error_reported || loop_gone) return;
     accept_error_reported = true;
     try {
-        std::string where = addrs.empty() ? path : addrs.front().to_string();
+        std::string where = is_pipe || addrs.empty() ? path : addrs.front().to_string();
         loop->report_exception(
             status == UV_EMFILE || status == UV_ENFILE
                 ? "Server cannot accept: no file descriptor is free; connections are reset until some are"
