@@ -204,12 +204,14 @@ void stream_conn::on_alloc(uv_handle_t* h, std::size_t, uv_buf_t* buf) {
 }
 
 bool stream_conn::satisfied(read_want& w) noexcept {
-    if (error || eof) return true;
+    // At EOF or after an error a line or separator still buffered is found
+    // first, so that the read returns it and not everything buffered.
+    const bool over = error || eof;
     switch (w.what) {
     case read_want::kind::any:
-        return w.n == 0 || rn > 0 || w.got > 0;
+        return over || w.n == 0 || rn > 0 || w.got > 0;
     case read_want::kind::exactly:
-        return rn >= w.n;
+        return over || rn >= w.n;
     case read_want::kind::line:
         if (rn > w.scanned) {
             if (const void* nl = std::memchr(rp + w.scanned, '\n', rn - w.scanned)) {
@@ -218,7 +220,7 @@ bool stream_conn::satisfied(read_want& w) noexcept {
             }
             w.scanned = rn;
         }
-        return rn > limit;
+        return over || rn > limit;
     case read_want::kind::until: {
         const std::size_t seplen = w.separator.size();
         if (rn >= w.scanned + seplen) {
@@ -229,7 +231,7 @@ bool stream_conn::satisfied(read_want& w) noexcept {
             }
             w.scanned = rn + 1 - seplen;
         }
-        return w.scanned > limit;
+        return over || w.scanned > limit;
     }
     }
     return true;
