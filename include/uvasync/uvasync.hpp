@@ -14,6 +14,7 @@
 #include "gather.hpp"
 #include "lock.hpp"
 #include "outcome.hpp"
+#include "process.hpp"
 #include "queue.hpp"
 #include "run.hpp"
 #include "scoped_guard.hpp"
