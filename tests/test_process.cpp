@@ -42,6 +42,16 @@ std::size_t open_fds() {
     return n - 1; // the directory's own descriptor
 }
 
+// The first loop and the first spawn of a process set up libuv's
+// process-wide descriptors (its signal pipe) for good: count after them.
+void warm_libuv() {
+    ua::event_loop warm;
+    warm.run_until_complete([]() -> ua::task<> {
+        ua::process p = co_await ua::create_subprocess_exec("/bin/true");
+        EXPECT_EQ(co_await p.wait(), 0);
+    }());
+}
+
 // This process's children as (pid, state) from /proc: 'Z' is a zombie.
 std::vector<std::pair<int, char>> children() {
     std::vector<std::pair<int, char>> out;
@@ -118,13 +128,7 @@ ua::task<std::pair<std::string, int>> output_of(std::string cmd) {
 
 // uvloop: test_process.py::test_subprocess_fd_leak_2 (normal exit), at scale
 TEST(Process, AThousandSpawnsOfTrueLeaveNoFdAndNoZombie) {
-    { // the first spawn of a process sets up libuv's SIGCHLD machinery for good
-        ua::event_loop warm;
-        warm.run_until_complete([]() -> ua::task<> {
-            ua::process p = co_await ua::create_subprocess_exec("/bin/true");
-            EXPECT_EQ(co_await p.wait(), 0);
-        }());
-    }
+    warm_libuv();
     const std::size_t before = open_fds();
     run_test([]() -> ua::task<> {
         for (int i = 0; i < 1000; ++i) {
@@ -144,6 +148,7 @@ TEST(Process, AThousandSpawnsOfTrueLeaveNoFdAndNoZombie) {
 
 // uvloop: test_process.py::test_subprocess_fd_leak_2, with every stdio a pipe
 TEST(Process, SpawnsWithPipesLeaveNoFd) {
+    warm_libuv();
     const std::size_t before = open_fds();
     run_test([]() -> ua::task<> {
         for (int i = 0; i < 100; ++i) {
@@ -204,6 +209,7 @@ TEST(Process, ManyWaitersGetTheSameCodeAndWaitAfterExitReturnsAtOnce) {
 
 // uvloop: test_process.py test_process_executable_1 / CPython: FileNotFoundError from Popen
 TEST(Process, AProgramThatDoesNotExistThrowsENOENT) {
+    warm_libuv();
     const std::size_t before = open_fds();
     run_test([]() -> ua::task<> {
         for (std::string prog : {"/nonexistent/program", "no-such-program-uvasync"}) {

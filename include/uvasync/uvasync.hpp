@@ -11,6 +11,7 @@
 #include "event.hpp"
 #include "event_loop.hpp"
 #include "executor.hpp"
+#include "file.hpp"
 #include "gather.hpp"
 #include "lock.hpp"
 #include "outcome.hpp"
