@@ -18,8 +18,9 @@
 // completes into the buffers as if nobody had left (a read that has not
 // started is cancelled with uv_cancel), and the next operation waits for it.
 //
-// Read ahead: on a regular file, once the unread bytes fall below half a
-// chunk and nothing is in flight, the next chunk is read; inline takes
+// Read ahead: on a regular file, once the unread bytes fall below a quarter of
+// the read window and nothing is in flight, the next window is read (the
+// window doubles from 64 KiB to 1 MiB while reading goes on); inline takes
 // (readline, small reads) only move the front of the buffer, so they go on
 // while the read lands behind them.
 #include <uvasync/detail/uv_request.hpp>
@@ -41,7 +42,9 @@ namespace detail {
 
 namespace {
 
-constexpr std::size_t chunk = 128 * 1024;       // a read's size, and the write buffer's
+constexpr std::size_t chunk = 128 * 1024;       // the write buffer's size
+constexpr std::size_t first_window = 64 * 1024; // the first reads' size...
+constexpr std::size_t max_window = 1 << 20;     // ... doubling up to this while reading goes on
 constexpr std::size_t max_io = 1u << 30;        // one request moves at most this much
 constexpr std::size_t keep_write_capacity = 1 << 20;
 
@@ -115,6 +118,7 @@ public:
     bool eof_hint = false;       // the last read found the end: no read ahead
     std::int64_t offset = 0;     // positional: where the byte after the buffered ones is
     std::uint64_t size_hint = 0; // the size at open (or at the last size())
+    std::size_t window = first_window; // how much a read asks for
     std::string rbuf;            // storage behind [rp, rp + rn)
     std::string wbuf;            // written, not yet handed to a request
     int deferred_error = 0;      // a write whose operation was cancelled failed
@@ -130,14 +134,14 @@ void file_core::destroy() noexcept { delete file_state::of(this); }
 void file_core::read_ahead() noexcept {
     file_state* f = file_state::of(this);
     if (f->read_ahead_below == 0) return;
-    f->submit_read(chunk);
+    f->submit_read(f->window);
 }
 
 // ---- the state machine ----------------------------------------------------------
 
 void file_state::update() noexcept {
     can_take = readable && !closed && !active;
-    read_ahead_below = positional && readable && !closed && !loop_gone && !eof_hint && !active && !inflight ? chunk / 2 : 0;
+    read_ahead_below = positional && readable && !closed && !loop_gone && !eof_hint && !active && !inflight ? window / 4 : 0;
 }
 
 void file_state::check_usable(const file_want& w, const char* what) const {
@@ -203,12 +207,12 @@ bool file_state::advance() {
     case file_want::kind::readline: {
         if (read_satisfied(w)) return false;
         if (!wbuf.empty()) return submit_write(); // "r+": what was written goes first
-        std::size_t min_bytes = chunk;
+        std::size_t min_bytes = window;
         if (w.what == file_want::kind::read) {
-            min_bytes = std::max(chunk, w.n - rn);
+            min_bytes = std::max(window, w.n - rn);
         } else if (w.what == file_want::kind::read_all) {
             const std::size_t tail = rbuf.size() - static_cast<std::size_t>(rp - rbuf.data()) - rn;
-            min_bytes = tail > 0 ? 1 : std::max(chunk, rn); // read into what is there; else double
+            min_bytes = tail > 0 ? 1 : std::max(window, rn); // read into what is there; else double
             if (positional && size_hint > static_cast<std::uint64_t>(offset)) // the rest in one read, plus the EOF
                 min_bytes = std::max<std::size_t>(min_bytes, static_cast<std::size_t>(size_hint - offset) + 1);
         }
@@ -217,8 +221,8 @@ bool file_state::advance() {
     case file_want::kind::write:
         if (!w.appended) {
             if (rn) drop_read_buffer();
-            if (wbuf.empty()) wbuf = std::move(w.data);
-            else wbuf.append(w.data);
+            if (wbuf.empty()) wbuf = std::move(*w.data);
+            else wbuf.append(*w.data);
             w.appended = true;
             eof_hint = false;
         }
@@ -275,7 +279,7 @@ bool file_state::submit_read(std::size_t min_bytes) {
             std::memmove(rbuf.data(), rp, rn);
         } else {
             std::string bigger;
-            bigger.resize(std::max({rbuf.size() * 2, rn + min_bytes, 2 * chunk}));
+            bigger.resize(std::max({rbuf.size() * 2, rn + min_bytes, 2 * window}));
             std::memcpy(bigger.data(), rp, rn);
             rbuf.swap(bigger);
         }
@@ -333,6 +337,7 @@ void file_state::completed(file_request* r, ssize_t res, const uv_stat_t& st) {
             rn += static_cast<std::size_t>(res);
             if (positional) offset += res;
             eof_hint = false;
+            window = std::min(window * 2, max_window); // reading goes on: read more at a time
         } else if (res == 0) {
             eof_hint = true;
             if (reading) w->eof = true;
@@ -407,7 +412,7 @@ void file_state::completed(file_request* r, ssize_t res, const uv_stat_t& st) {
 std::string file_state::take(std::size_t n) {
     std::string out;
     // All of a buffer that is about that size: hand the buffer itself over.
-    if (n == rn && rp == rbuf.data() && !inflight && n > 0 && rbuf.size() <= 2 * n) {
+    if (n == rn && rp == rbuf.data() && !inflight && n > 0 && rbuf.size() - n <= n / 8) {
         out = std::move(rbuf);
         out.resize(n);
         rbuf = std::string();
@@ -460,9 +465,9 @@ bool file_ready(file_core* c, file_want& w) {
     switch (w.what) {
     case file_want::kind::write:
         if (f->active || f->inflight || !f->writable || f->closed || f->deferred_error) return false;
-        if (f->wbuf.size() + w.data.size() >= chunk) return false;
+        if (f->wbuf.size() + w.data->size() >= chunk) return false;
         if (f->rn) f->drop_read_buffer();
-        f->wbuf.append(w.data);
+        f->wbuf.append(*w.data);
         f->eof_hint = false;
         f->update();
         return true;

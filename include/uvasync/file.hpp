@@ -51,6 +51,7 @@
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 
 #include "detail/operation.hpp"
@@ -62,21 +63,37 @@ namespace detail {
 
 struct file_access;
 
-// What an operation of a file waits for (src/file.cpp does the work).
+// What an operation of a file waits for (src/file.cpp does the work). Set
+// up by reset() when the operation needs the library, not before: a
+// readline that finds its line buffered never touches it.
 struct file_want {
     enum class kind : std::uint8_t { read, read_all, readline, write, flush, close, size };
-    kind what = kind::read;
-    bool appended = false;    // write: `data` went into the write buffer
-    bool eof = false;         // a read found the end of the file while this waited
-    bool stat_done = false;   // size(): the fstat came back
-    int status = 0;           // the libuv error that ended it
-    const char* failed = nullptr; // ... and the call that met it
-    std::size_t n = 0;        // read(n)
-    std::size_t scanned = 0;  // readline: unread bytes searched already
-    std::size_t found = std::string_view::npos; // readline: where its '\n' is
-    std::uint64_t size = 0;   // size()
-    std::string data;         // write()
+    kind what;
+    bool appended;        // write: `data` went into the write buffer
+    bool eof;             // a read found the end of the file while this waited
+    bool stat_done;       // size(): the fstat came back
+    int status;           // the libuv error that ended it
+    const char* failed;   // ... and the call that met it
+    std::size_t n;        // read(n)
+    std::size_t scanned;  // readline: unread bytes searched already
+    std::size_t found;    // readline: where its '\n' is
+    std::uint64_t size;   // size()
+    std::string* data;    // write(): the bytes (the operation holds them)
+
+    void reset(kind k, std::size_t count, std::string* bytes) noexcept {
+        what = k;
+        appended = eof = stat_done = false;
+        status = 0;
+        failed = nullptr;
+        n = count;
+        scanned = 0;
+        found = std::string_view::npos;
+        size = 0;
+        data = bytes;
+    }
 };
+
+struct no_payload {};
 
 // The part of an open file that readline() and small reads look at inline.
 struct file_core {
@@ -102,12 +119,13 @@ void file_take_nothing(file_core* f, file_want& w);
 std::uint64_t file_take_size(file_core* f, file_want& w);
 [[noreturn]] void file_misuse(const char* what);
 
-// A line already buffered: found by readline's ready(), taken by its result().
-inline bool file_line_buffered(file_core* f, file_want& w) noexcept {
+// A line already buffered: found by readline's ready(), taken by its
+// result(); `len` is its length with the '\n'.
+inline bool file_line_buffered(file_core* f, std::size_t& len) noexcept {
     if (!f->can_take || f->rn == 0) return false;
     const void* nl = std::memchr(f->rp, '\n', f->rn);
     if (!nl) return false;
-    w.found = static_cast<std::size_t>(static_cast<const char*>(nl) - f->rp);
+    len = static_cast<std::size_t>(static_cast<const char*>(nl) - f->rp) + 1;
     return true;
 }
 inline std::string file_take_buffered(file_core* f, std::size_t n) {
@@ -122,19 +140,32 @@ inline std::string file_take_buffered(file_core* f, std::size_t n) {
 // when the buffer has what it needs. While it waits it keeps the file alive.
 template <class R, R (*Take)(file_core*, file_want&), file_want::kind What>
 class file_op final : public operation<file_op<R, Take, What>> {
+    using payload = std::conditional_t<What == file_want::kind::write, std::string, no_payload>;
+
 public:
-    file_op(file_core* f, file_want w) noexcept : f_(f), want_(std::move(w)) { want_.what = What; }
-    file_op(file_op&& o) noexcept : operation<file_op>(std::move(o)), f_(o.f_), want_(std::move(o.want_)) {}
+    explicit file_op(file_core* f, std::size_t n = 0) noexcept : f_(f), n_(n) {}
+    file_op(file_core* f, payload data) noexcept : f_(f), data_(std::move(data)) {}
+    // (Moved only before it starts: want_ is not set up yet.)
+    file_op(file_op&& o) noexcept : operation<file_op>(std::move(o)), f_(o.f_), n_(o.n_), data_(std::move(o.data_)) {}
     ~file_op() {
         if (held_) f_->release();
     }
 
     bool ready() {
-        if constexpr (What == file_want::kind::readline) return file_line_buffered(f_, want_);
-        else if constexpr (What == file_want::kind::read) return f_->can_take && (want_.n == 0 || f_->rn >= want_.n);
-        else return file_ready(f_, want_);
+        if constexpr (What == file_want::kind::readline) {
+            return buffered_ = file_line_buffered(f_, n_);
+        } else if constexpr (What == file_want::kind::read) {
+            if (!f_->can_take || (n_ != 0 && f_->rn < n_)) return false;
+            buffered_ = n_ < 4096; // larger ones may hand the buffer itself over (file_take_bytes)
+            if (!buffered_) set_up();
+            return true;
+        } else {
+            set_up();
+            return file_ready(f_, want_);
+        }
     }
     bool start() {
+        set_up();
         f_->add_ref();
         held_ = true;
         return file_start(f_, want_, *this);
@@ -144,12 +175,8 @@ public:
         return cancel_outcome::stopped;
     }
     R result() {
-        if constexpr (What == file_want::kind::readline) {
-            if (want_.status == 0 && want_.found != std::string_view::npos && f_->can_take)
-                return file_take_buffered(f_, want_.found + 1);
-        } else if constexpr (What == file_want::kind::read) {
-            if (want_.status == 0 && f_->can_take && f_->rn >= want_.n && want_.n < 4096)
-                return file_take_buffered(f_, want_.n);
+        if constexpr (What == file_want::kind::readline || What == file_want::kind::read) {
+            if (buffered_) return file_take_buffered(f_, n_);
         }
         return Take(f_, want_);
     }
@@ -167,9 +194,17 @@ public:
     }
 
 private:
+    void set_up() noexcept {
+        if constexpr (What == file_want::kind::write) want_.reset(What, 0, &data_);
+        else want_.reset(What, n_, nullptr);
+    }
+
     file_core* f_;
-    file_want want_;
+    std::size_t n_ = 0;     // read(n): n; readline: the length of the line ready() found
+    bool buffered_ = false; // ready() found it all buffered: result() takes it inline
     bool held_ = false;
+    file_want want_;        // set up when the library is needed
+    [[no_unique_address]] payload data_;
 };
 
 } // namespace detail
@@ -199,22 +234,22 @@ public:
     // n bytes, or fewer when the end of the file comes first; empty only at
     // the end (as Python's BufferedReader.read(n): on a pipe it waits for n
     // bytes or EOF).
-    [[nodiscard]] read_op read(std::size_t n) { return read_op(core("read"), want_n(n)); }
+    [[nodiscard]] read_op read(std::size_t n) { return read_op(core("read"), n); }
     // Everything from here to the end of the file.
-    [[nodiscard]] read_all_op read() { return read_all_op(core("read"), {}); }
+    [[nodiscard]] read_all_op read() { return read_all_op(core("read")); }
     // One line, with its "\n"; at the end of the file what is left without
     // one; empty only at the end.
-    [[nodiscard]] readline_op readline() { return readline_op(core("readline"), {}); }
+    [[nodiscard]] readline_op readline() { return readline_op(core("readline")); }
     // Buffers `data`; writes once the buffer is large. In "a" mode every
     // write goes to the end of the file.
-    [[nodiscard]] write_op write(std::string data) { return write_op(core("write"), want_data(std::move(data))); }
+    [[nodiscard]] write_op write(std::string data) { return write_op(core("write"), std::move(data)); }
     // Writes what is buffered.
-    [[nodiscard]] flush_op flush() { return flush_op(core("flush"), {}); }
+    [[nodiscard]] flush_op flush() { return flush_op(core("flush")); }
     // Flushes and closes; idempotent. The file is closed even when the
     // flush fails (its error is thrown then).
-    [[nodiscard]] close_op close() { return close_op(core("close"), {}); }
+    [[nodiscard]] close_op close() { return close_op(core("close")); }
     // The size of the file (after flushing, so that what was written counts).
-    [[nodiscard]] size_op size() { return size_op(core("size"), {}); }
+    [[nodiscard]] size_op size() { return size_op(core("size")); }
 
     const std::string& path() const;
     bool closed() const;
@@ -226,17 +261,6 @@ private:
         if (!c_) detail::file_misuse(what);
         return c_;
     }
-    static detail::file_want want_n(std::size_t n) {
-        detail::file_want w;
-        w.n = n;
-        return w;
-    }
-    static detail::file_want want_data(std::string data) {
-        detail::file_want w;
-        w.data = std::move(data);
-        return w;
-    }
-
     detail::file_core* c_ = nullptr;
 };
 
