@@ -1,0 +1,140 @@
+// The storage behind one http::request (private): Beast's parser with the
+// message it fills, an arena for the parser's header allocations, the body,
+// the routing result, and the connection's output buffer.
+//
+// Contexts are pooled per thread and a connection holds one only while a
+// request is in progress (an idle keep-alive connection holds none), so the
+// buffers and the arena's block are reused from request to request and the
+// hot path allocates nothing once warm.
+#pragma once
+
+#include <uvasync/http/request.hpp>
+#include <uvasync/http/response.hpp>
+#include <uvasync/http/router.hpp>
+
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include <cstddef>
+#include <cstdlib>
+#include <memory>
+#include <new>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace uvasync::http::detail {
+
+// A bump allocator: allocations come from a block inside the context and,
+// once that is used up, from blocks that reset() frees. Nothing is freed one
+// by one.
+class arena {
+public:
+    arena() noexcept : p_(first_), end_(first_ + sizeof first_) {}
+    arena(const arena&) = delete;
+    arena& operator=(const arena&) = delete;
+    ~arena() { reset(); }
+
+    void* allocate(std::size_t n, std::size_t align) {
+        char* p = align_up(p_, align);
+        if (p + n > end_) p = grow(n, align);
+        p_ = p + n;
+        return p;
+    }
+    void reset() noexcept {
+        while (extra_) std::free(std::exchange(extra_, extra_->next));
+        p_ = first_;
+        end_ = first_ + sizeof first_;
+    }
+
+private:
+    struct block {
+        block* next;
+    };
+    static char* align_up(char* p, std::size_t a) noexcept {
+        const auto v = reinterpret_cast<std::uintptr_t>(p);
+        return reinterpret_cast<char*>((v + a - 1) & ~(static_cast<std::uintptr_t>(a) - 1));
+    }
+    char* grow(std::size_t n, std::size_t align);
+
+    alignas(std::max_align_t) char first_[2048];
+    char* p_;
+    char* end_;
+    block* extra_ = nullptr;
+};
+
+template <class T> struct arena_allocator {
+    using value_type = T;
+    arena* a;
+
+    explicit arena_allocator(arena* ar) noexcept : a(ar) {}
+    template <class U> arena_allocator(const arena_allocator<U>& o) noexcept : a(o.a) {}
+
+    T* allocate(std::size_t n) { return static_cast<T*>(a->allocate(n * sizeof(T), alignof(T))); }
+    void deallocate(T*, std::size_t) noexcept {}
+
+    template <class U> bool operator==(const arena_allocator<U>& o) const noexcept { return a == o.a; }
+};
+
+using parser_type = boost::beast::http::request_parser<boost::beast::http::string_body, arena_allocator<char>>;
+
+struct connection;
+
+struct request_context {
+    request req{this};
+    arena mem;
+    std::optional<parser_type> parser;
+    bool header_seen = false;
+
+    // The body's storage, lent to the parser's message while a request is
+    // parsed (so its capacity is reused).
+    std::string body;
+    // Responses serialized and not yet handed to the stream writer.
+    std::string out;
+    // The connection's input once it outgrows the connection's own buffer.
+    std::unique_ptr<char[]> in_heap;
+    std::size_t in_heap_size = 0;
+
+    // Routing: the handler matched, or the status to answer (404/405, with
+    // the Allow value for 405), and the path parameters.
+    const handler* matched = nullptr;
+    int route_status = 0;
+    std::string allow;
+    std::vector<std::pair<std::string_view, std::string_view>> params;
+    std::string_view path; // decoded, once asked for
+    bool path_ready = false;
+
+    connection* conn = nullptr;
+    request_context* next_free = nullptr;
+
+    // Gets the parser ready for a new request.
+    void start(std::size_t max_header, std::size_t max_body);
+    // Forgets the request (keeps the buffers).
+    void finish() noexcept;
+
+    const parser_type::value_type& message() const noexcept { return parser->get(); }
+
+    // A decoded copy of `s` in the arena (s itself when nothing is encoded).
+    std::string_view decode(std::string_view s, bool plus_is_space);
+
+    static request_context* acquire();
+    static void release(request_context* c) noexcept;
+};
+
+struct request_access {
+    static request_context& of(const request& r) noexcept { return *r.c_; }
+};
+
+// Percent-decoding into `out`; a malformed escape is kept as it is, as
+// aiohttp (yarl) keeps it.
+void percent_decode(std::string_view in, std::string& out, bool plus_is_space);
+
+// The path part of a request target (origin or absolute form), undecoded.
+std::string_view raw_path_of(std::string_view target) noexcept;
+
+// Case-insensitive ASCII comparison, as for header names and tokens.
+bool iequals(std::string_view a, std::string_view b) noexcept;
+
+} // namespace uvasync::http::detail

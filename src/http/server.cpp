@@ -1,0 +1,577 @@
+// http::serve: the connection loop, timeouts, graceful shutdown.
+#include "connection.hpp"
+#include "request_context.hpp"
+
+#include <uvasync/errors.hpp>
+
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/status.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+#include <exception>
+#include <stdexcept>
+
+namespace uvasync::http {
+
+namespace detail {
+
+namespace beast = boost::beast;
+
+namespace {
+
+// How long a connection that is being closed after an error (or a
+// "Connection: close" answer) goes on reading, so that the peer reads the
+// answer instead of a reset caused by unread data; and how much it reads.
+constexpr std::chrono::milliseconds linger_time{2000};
+constexpr std::size_t linger_bytes = 1024 * 1024;
+
+// Serialized responses are handed to the writer at the latest at this size
+// (pipelined requests are answered together up to it).
+constexpr std::size_t flush_size = 16 * 1024;
+
+void append_number(std::string& out, std::size_t v) {
+    char buf[24];
+    const auto r = std::to_chars(buf, buf + sizeof buf, v);
+    out.append(buf, static_cast<std::size_t>(r.ptr - buf));
+}
+
+std::string_view reason_of(int status) {
+    const auto r = beast::http::obsolete_reason(beast::http::int_to_status(static_cast<unsigned>(status)));
+    if (r.empty() || r.front() == '<') return "Unknown";
+    return std::string_view(r.data(), r.size());
+}
+
+bool skipped_header(std::string_view name) {
+    return iequals(name, "content-length") || iequals(name, "transfer-encoding") || iequals(name, "connection");
+}
+
+// The status line, headers and (unless `head_only`) body of `r`.
+void serialize(std::string& out, const response& r, bool head_only, bool keep_alive, bool http10,
+               std::string_view date) {
+    const int status = r.status();
+    out += "HTTP/1.1 ";
+    append_number(out, static_cast<std::size_t>(status));
+    out += ' ';
+    out += reason_of(status);
+    out += "\r\n";
+    if (const std::string_view type = r.content_type(); !type.empty()) {
+        out += "Content-Type: ";
+        out += type;
+        out += "\r\n";
+    }
+    for (const auto& [name, value] : r.headers()) {
+        if (skipped_header(name)) continue;
+        out += name;
+        out += ": ";
+        out += value;
+        out += "\r\n";
+    }
+    const bool bodyless = status < 200 || status == 204 || status == 304;
+    if (!bodyless) {
+        out += "Content-Length: ";
+        append_number(out, r.body().size());
+        out += "\r\n";
+    }
+    if (!keep_alive) out += "Connection: close\r\n";
+    else if (http10) out += "Connection: keep-alive\r\n";
+    out += date;
+    out += "\r\n";
+    if (!head_only && !bodyless) out += r.body();
+}
+
+bool asks_close(const response& r) {
+    for (const auto& [name, value] : r.headers())
+        if (iequals(name, "connection") && iequals(value, "close")) return true;
+    return false;
+}
+
+int status_for(const beast::error_code& ec) {
+    using e = beast::http::error;
+    if (ec == e::header_limit) return 431;
+    if (ec == e::body_limit || ec == e::buffer_overflow) return 413;
+    return 400;
+}
+
+response error_response(int status) {
+    std::string text = std::to_string(status);
+    text += ": ";
+    text += reason_of(status);
+    return response::text(std::move(text), status);
+}
+
+enum class step : std::uint8_t { need_input, ready, failed };
+
+// ---- the connection's synchronous parts ------------------------------------
+
+struct conn_ops {
+    connection& c;
+
+    server_core& core() const noexcept { return *c.core; }
+
+    void take_context() {
+        c.ctx = request_context::acquire();
+        c.ctx->conn = &c;
+        c.ctx->start(core().opts.max_header_size, core().opts.max_body_size);
+    }
+
+    // Back to the connection's own buffer, the context to the pool: an idle
+    // connection holds neither.
+    void go_idle() noexcept {
+        if (c.begin != c.end) return; // pipelined bytes wait in the buffer
+        if (c.ctx && c.ctx->out.empty()) request_context::release(std::exchange(c.ctx, nullptr));
+        c.in = c.own;
+        c.cap = connection::own_size;
+        c.begin = c.end = 0;
+    }
+
+    // Room to read into: compacts, or moves to a larger (pooled) buffer.
+    std::span<char> free_space() {
+        if (c.end == c.cap) {
+            if (c.begin > 0) {
+                std::memmove(c.in, c.in + c.begin, c.end - c.begin);
+                c.end -= c.begin;
+                c.begin = 0;
+            } else {
+                grow();
+            }
+        }
+        return std::span<char>(c.in + c.end, c.cap - c.end);
+    }
+
+    void grow() {
+        const std::size_t want = std::max<std::size_t>(c.cap * 2, 4096);
+        request_context& x = *c.ctx;
+        if (c.in == x.in_heap.get() || x.in_heap_size < want) {
+            auto bigger = std::make_unique_for_overwrite<char[]>(want);
+            std::memcpy(bigger.get(), c.in + c.begin, c.end - c.begin);
+            x.in_heap = std::move(bigger);
+            x.in_heap_size = want;
+        } else {
+            std::memcpy(x.in_heap.get(), c.in + c.begin, c.end - c.begin);
+        }
+        c.end -= c.begin;
+        c.begin = 0;
+        c.in = x.in_heap.get();
+        c.cap = x.in_heap_size;
+    }
+
+    // Feeds what is buffered to the parser.
+    step parse() {
+        if (c.begin == c.end && !c.in_request) return step::need_input;
+        c.in_request = true;
+        if (!c.ctx) take_context();
+        if (!c.ctx->parser) c.ctx->start(core().opts.max_header_size, core().opts.max_body_size);
+        auto& p = *c.ctx->parser;
+        for (;;) {
+            beast::error_code ec;
+            const std::size_t used = p.put(boost::asio::const_buffer(c.in + c.begin, c.end - c.begin), ec);
+            c.begin += used;
+            if (ec == beast::http::error::need_more) return room_for_more();
+            if (ec) return fail(status_for(ec));
+            if (!c.ctx->header_seen && p.is_header_done()) {
+                c.ctx->header_seen = true;
+                if (c.list == wait_list::head) core().unlink(&c);
+                if (!on_header()) return step::failed;
+            }
+            if (p.is_done()) return step::ready;
+            if (c.begin == c.end || used == 0) return room_for_more();
+        }
+    }
+
+    // More input is needed; a buffer full of what the parser cannot take
+    // yet (a chunk header without end, say) is a bad request.
+    step room_for_more() {
+        const std::size_t pending = c.end - c.begin;
+        const std::size_t most = std::max<std::size_t>(core().opts.max_header_size + 1, 8 * 1024);
+        if (pending >= most) return fail(c.ctx->header_seen ? 400 : 431);
+        return step::need_input;
+    }
+
+    step fail(int status) {
+        c.error_status = status;
+        return step::failed;
+    }
+
+    // The head is complete: Expect, before any body is read.
+    bool on_header() {
+        const auto& m = c.ctx->message();
+        const auto it = m.find(beast::http::field::expect);
+        if (it == m.end()) return true;
+        const auto v = it->value();
+        if (!iequals(std::string_view(v.data(), v.size()), "100-continue")) {
+            c.error_status = 417;
+            return false;
+        }
+        if (m.version() >= 11 && !c.ctx->parser->is_done() && c.begin == c.end)
+            c.ctx->out += "HTTP/1.1 100 Continue\r\n\r\n";
+        return true;
+    }
+
+    // Hands the serialized responses to the writer.
+    void flush() {
+        if (c.ctx && !c.ctx->out.empty()) {
+            c.writer.write(std::string_view(c.ctx->out));
+            c.ctx->out.clear();
+        }
+        if (!c.in_request) go_idle();
+    }
+
+    bool must_drain() const noexcept {
+        return c.writer.get_write_buffer_size() > c.writer.get_write_buffer_limits().second;
+    }
+
+    // Before a read: onto the wait list for what is awaited.
+    void arm_read() noexcept {
+        server_core& s = core();
+        if (!c.in_request) {
+            if (c.first_request) s.link(&c, wait_list::head, s.after(s.opts.header_timeout));
+            else s.link(&c, wait_list::idle, s.after(s.opts.keep_alive_timeout));
+        } else if (!c.ctx->header_seen) {
+            if (c.list != wait_list::head) s.link(&c, wait_list::head, s.after(s.opts.header_timeout));
+        } else {
+            s.link(&c, wait_list::body, s.after(s.opts.body_timeout));
+        }
+    }
+
+    // After a read: off the idle and body lists (the head deadline holds
+    // until the head is complete).
+    void after_read(std::size_t n) noexcept {
+        if (c.list == wait_list::idle || c.list == wait_list::body) core().unlink(&c);
+        c.end += n;
+    }
+
+    // Serializes the handler's answer; false when the connection closes
+    // after it.
+    bool respond(const response& r) {
+        request_context& x = *c.ctx;
+        const auto& m = x.message();
+        const bool keep = x.parser->keep_alive() && !core().closing && !asks_close(r);
+        serialize(x.out, r, m.method() == beast::http::verb::head, keep, m.version() < 11, core().date_line());
+        x.finish();
+        c.in_request = false;
+        c.first_request = false;
+        if (x.out.size() >= flush_size) flush();
+        return keep;
+    }
+
+    // Answers a bad request; the connection closes after it.
+    void respond_error() {
+        if (!c.ctx) take_context();
+        request_context& x = *c.ctx;
+        const bool http10 = x.parser && x.header_seen && x.message().version() < 11;
+        serialize(x.out, error_response(c.error_status), false, false, http10, core().date_line());
+        x.finish();
+        c.in_request = false;
+    }
+
+    void report(std::exception_ptr failure) {
+        exception_context ctx;
+        ctx.message = "Error handling request";
+        ctx.exception = std::move(failure);
+        if (c.task) ctx.task_name = c.task->get_name();
+        get_running_loop().call_exception_handler(ctx);
+    }
+
+    // After the last answer: send it, shut our side down, and read until
+    // the peer closes (at most linger_time and linger_bytes).
+    void start_linger() {
+        flush();
+        c.writer.write_eof();
+        core().link(&c, wait_list::linger, core().after(linger_time));
+    }
+    std::span<char> discard_space() noexcept {
+        c.begin = c.end = 0;
+        return std::span<char>(c.in, c.cap);
+    }
+};
+
+} // namespace
+
+// ---- connection --------------------------------------------------------------
+
+connection::connection(core_ref cr, stream_reader r, stream_writer w)
+    : core(cr.take()), reader(std::move(r)), writer(std::move(w)), task(current_task()), in(own), cap(own_size) {
+    ++core->open;
+    all_next = core->all;
+    if (all_next) all_next->all_prev = this;
+    core->all = this;
+}
+
+connection::~connection() {
+    core->unlink(this);
+    if (all_prev) all_prev->all_next = all_next;
+    else core->all = all_next;
+    if (all_next) all_next->all_prev = all_prev;
+    --core->open;
+    if (ctx) {
+        ctx->out.clear();
+        request_context::release(ctx);
+    }
+    if (writer.valid() && !writer.is_closing()) writer.close();
+    core->release();
+}
+
+task<> serve_connection(core_ref cr, stream_reader reader, stream_writer writer) {
+    connection c(std::move(cr), std::move(reader), std::move(writer));
+    conn_ops ops{c};
+    server_core& core = *c.core;
+    bool linger = false;
+    try {
+        for (;;) {
+            const step s = ops.parse();
+            if (s == step::need_input) {
+                ops.flush();
+                if (core.closing && !c.in_request) break;
+                if (ops.must_drain()) {
+                    co_await c.writer.drain();
+                    if (c.stopped) break;
+                }
+                ops.arm_read();
+                const std::size_t n = co_await c.reader.read(ops.free_space());
+                ops.after_read(n);
+                if (c.stopped || n == 0) break;
+                continue;
+            }
+            if (s == step::failed) {
+                ops.respond_error();
+                linger = true;
+                break;
+            }
+            response answer;
+            std::exception_ptr failure;
+            try {
+                answer = co_await core.dispatch(c.ctx->req);
+            } catch (const cancelled_error&) {
+                throw;
+            } catch (...) {
+                failure = std::current_exception();
+            }
+            if (failure) {
+                ops.report(std::move(failure));
+                answer = error_response(500);
+            }
+            if (!ops.respond(answer)) {
+                linger = true;
+                break;
+            }
+        }
+        if (linger && !c.stopped) {
+            ops.start_linger();
+            while (!c.stopped && c.discarded < linger_bytes) {
+                const std::size_t n = co_await c.reader.read(ops.discard_space());
+                if (n == 0) break;
+                c.discarded += n;
+            }
+        }
+    } catch (const std::system_error&) {
+        // reset by the peer, or a write failed: nobody to answer
+    }
+}
+
+// ---- server_core -------------------------------------------------------------
+
+server_core::server_core(server_options o) : opts(std::move(o)) {}
+
+server_core::~server_core() {
+    sweep_timer.cancel();
+    shutdown_timer.cancel();
+}
+
+server_core::list& server_core::list_of(wait_list w) noexcept {
+    switch (w) {
+    case wait_list::idle: return idle;
+    case wait_list::head: return head;
+    case wait_list::body: return body;
+    default: return linger;
+    }
+}
+
+void server_core::link(connection* c, wait_list w, std::uint64_t when) noexcept {
+    if (c->list != wait_list::none) unlink(c);
+    list& l = list_of(w);
+    c->list = w;
+    c->deadline = when;
+    c->next = nullptr;
+    c->prev = l.tail;
+    if (l.tail) l.tail->next = c;
+    else l.head = c;
+    l.tail = c;
+    if (sweep_at == 0 || when < sweep_at) arm_sweep(when);
+}
+
+void server_core::unlink(connection* c) noexcept {
+    if (c->list == wait_list::none) return;
+    list& l = list_of(c->list);
+    if (c->prev) c->prev->next = c->next;
+    else l.head = c->next;
+    if (c->next) c->next->prev = c->prev;
+    else l.tail = c->prev;
+    c->prev = c->next = nullptr;
+    c->list = wait_list::none;
+}
+
+void server_core::arm_sweep(std::uint64_t when) noexcept {
+    sweep_timer.cancel();
+    sweep_at = when;
+    const std::uint64_t t = now();
+    const auto delay = std::chrono::milliseconds(when > t ? when - t : 0);
+    try {
+        sweep_timer = get_running_loop().call_later(delay, [this] { sweep(); });
+    } catch (...) {
+        sweep_at = 0; // the loop is closing: nothing will expire any more
+    }
+}
+
+void server_core::sweep() noexcept {
+    sweep_at = 0;
+    const std::uint64_t t = now();
+    std::uint64_t earliest = 0;
+    for (list* l : {&idle, &head, &body, &linger}) {
+        while (l->head && l->head->deadline <= t) expire(l->head);
+        if (l->head && (earliest == 0 || l->head->deadline < earliest)) earliest = l->head->deadline;
+    }
+    if (earliest) arm_sweep(std::max(earliest, t + 1));
+}
+
+void server_core::expire(connection* c) noexcept {
+    const wait_list was = c->list;
+    unlink(c);
+    if (!c->stopped && ((was == wait_list::head && c->in_request) || was == wait_list::body)) {
+        // 408 for a request that does not arrive in time
+        std::string out;
+        try {
+            serialize(out, error_response(408), false, false, false, date_line());
+            c->writer.write(std::string_view(out));
+        } catch (...) {
+        }
+    }
+    stop(c);
+}
+
+void server_core::stop(connection* c) noexcept {
+    unlink(c);
+    c->stopped = true;
+    if (c->writer.is_closing()) {
+        if (c->writer.get_write_buffer_size() > 0) c->writer.abort();
+        return;
+    }
+    // What cannot be sent at once would wait for a peer that may never read.
+    if (c->writer.get_write_buffer_size() > 0) c->writer.abort();
+    else c->writer.close();
+}
+
+void server_core::close() noexcept {
+    if (closing) return;
+    closing = true;
+    tcp.close();
+    for (connection* c = all; c;) {
+        connection* next_c = c->all_next;
+        // Waiting for a request that has not begun: nothing is in flight.
+        if (!c->in_request && !c->stopped && (c->list == wait_list::idle || c->list == wait_list::head)) stop(c);
+        c = next_c;
+    }
+    if (open == 0) return;
+    try {
+        shutdown_timer = get_running_loop().call_later(opts.shutdown_timeout, [this] { cancel_remaining(); });
+    } catch (...) {
+    }
+}
+
+void server_core::cancel_remaining() noexcept {
+    for (connection* c = all; c; c = c->all_next)
+        if (c->task && !c->task->done()) c->task->cancel();
+}
+
+std::string_view server_core::date_line() noexcept {
+    if (!opts.send_date) return {};
+    const std::time_t t = std::time(nullptr);
+    if (t != date_second) {
+        static constexpr const char* days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+        static constexpr const char* months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                                 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+        std::tm tm{};
+        gmtime_r(&t, &tm);
+        const int n = std::snprintf(date_buf, sizeof date_buf, "Date: %s, %02d %s %04d %02d:%02d:%02d GMT\r\n",
+                                    days[tm.tm_wday % 7], tm.tm_mday, months[tm.tm_mon % 12], tm.tm_year + 1900,
+                                    tm.tm_hour, tm.tm_min, tm.tm_sec);
+        date_len = n > 0 ? static_cast<std::size_t>(n) : 0;
+        date_second = t;
+    }
+    return std::string_view(date_buf, date_len);
+}
+
+namespace {
+
+void check_options(const server_options& o) {
+    if (o.max_header_size < 64) throw std::invalid_argument("http::serve: max_header_size must be at least 64");
+    if (o.header_timeout.count() <= 0 || o.body_timeout.count() <= 0 || o.keep_alive_timeout.count() <= 0 ||
+        o.shutdown_timeout.count() < 0)
+        throw std::invalid_argument("http::serve: timeouts must be positive");
+}
+
+task<server> start(server_core* core, server handle, std::string host, std::uint16_t port) {
+    core->uv = get_running_loop().native_handle();
+    uvasync::server_options so;
+    so.backlog = core->opts.backlog;
+    so.reuse_port = core->opts.reuse_port;
+    client_connected_handler accept = [core](stream_reader r, stream_writer w) {
+        return serve_connection(core_ref(core), std::move(r), std::move(w));
+    };
+    core->tcp = co_await start_server(std::move(accept), std::move(host), port, so);
+    co_return handle;
+}
+
+} // namespace
+
+} // namespace detail
+
+server& server::operator=(server&& o) noexcept {
+    if (this != &o) {
+        if (s_) {
+            s_->close();
+            s_->release();
+        }
+        s_ = std::exchange(o.s_, nullptr);
+    }
+    return *this;
+}
+
+server::~server() {
+    if (s_) {
+        s_->close();
+        s_->release();
+    }
+}
+
+std::uint16_t server::port() const { return s_->tcp.valid() ? s_->tcp.port() : 0; }
+endpoint server::sockname() const { return s_->tcp.sockname(); }
+std::size_t server::connections() const noexcept { return s_ ? s_->open : 0; }
+void server::close() {
+    if (s_) s_->close();
+}
+
+task<> server::wait_closed() {
+    detail::server_core* s = s_;
+    if (!s) co_return;
+    detail::core_ref hold(s);
+    co_await s->tcp.wait_closed();
+}
+
+task<server> serve(router app, std::string host, std::uint16_t port, server_options options) {
+    detail::check_options(options);
+    auto* core = new detail::server_core(std::move(options));
+    core->app.emplace(std::move(app));
+    return detail::start(core, detail::server_core::make_handle(core), std::move(host), port);
+}
+
+task<server> serve(handler fn, std::string host, std::uint16_t port, server_options options) {
+    detail::check_options(options);
+    if (!fn) throw std::invalid_argument("http::serve: empty handler");
+    auto* core = new detail::server_core(std::move(options));
+    core->fn = std::move(fn);
+    return detail::start(core, detail::server_core::make_handle(core), std::move(host), port);
+}
+
+} // namespace uvasync::http
