@@ -468,8 +468,11 @@ void server_core::close() noexcept {
     tcp.close();
     for (connection* c = all; c;) {
         connection* next_c = c->all_next;
-        // Waiting for a request that has not begun: nothing is in flight.
-        if (!c->in_request && !c->stopped && (c->list == wait_list::idle || c->list == wait_list::head)) stop(c);
+        // Waiting for a request that has not begun, or lingering after the
+        // last answer: nothing is in flight.
+        if (!c->stopped && (c->list == wait_list::linger ||
+                            (!c->in_request && (c->list == wait_list::idle || c->list == wait_list::head))))
+            stop(c);
         c = next_c;
     }
     if (open == 0) return;
