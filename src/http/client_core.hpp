@@ -1,0 +1,161 @@
+// The machinery behind http::client (private): a libcurl multi handle
+// driven by the uvasync loop, and the operation a task parks in while its
+// transfer runs.
+//
+// libcurl says which sockets to watch (CURLMOPT_SOCKETFUNCTION: one
+// uv_poll_t per socket) and when to call it back (CURLMOPT_TIMERFUNCTION:
+// one uv_timer_t); the loop tells it what happened
+// (curl_multi_socket_action), then collects the transfers that finished
+// (curl_multi_info_read) and wakes their tasks. libcurl's callbacks never
+// wake a task, so nothing runs inside libcurl but libcurl.
+//
+// Ownership: the core is counted. The client handle holds a reference, each
+// transfer in flight another, and callbacks that may wake tasks hold one
+// while they run, so that a task destroying its client from inside a
+// wake-up leaves the multi handle in place until the callback is done.
+// libuv handles are freed by their close callbacks; easy handles are reused
+// (curl_easy_reset) and cleaned up with the core.
+#pragma once
+
+#include <uvasync/detail/loop_core.hpp>
+#include <uvasync/detail/task_state.hpp>
+#include <uvasync/http/client.hpp>
+
+#include <curl/curl.h>
+#include <uv.h>
+
+#include <coroutine>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace uvasync::http::detail {
+
+class client_core;
+
+struct easy_deleter {
+    void operator()(CURL* e) const noexcept { curl_easy_cleanup(e); }
+};
+using easy_ptr = std::unique_ptr<CURL, easy_deleter>;
+
+struct slist_deleter {
+    void operator()(curl_slist* l) const noexcept { curl_slist_free_all(l); }
+};
+using slist_ptr = std::unique_ptr<curl_slist, slist_deleter>;
+
+// One socket libcurl asked the loop to watch; freed by its close callback.
+struct socket_watch {
+    uv_poll_t poll;
+    client_core* core;
+    curl_socket_t fd;
+    socket_watch* prev = nullptr;
+    socket_watch* next = nullptr;
+};
+
+// The wait for one transfer. Three parts: start() hands the easy handle to
+// the multi handle; cancel() stops the transfer for good (removes the easy
+// handle: libcurl closes its connection); result() gives the response or
+// throws. complete() is how the core reports the end of the transfer.
+struct transfer_op : uvasync::detail::parked_op {
+    transfer_op(client_core* core, client_request req);
+    transfer_op(const transfer_op&) = delete;
+    transfer_op& operator=(const transfer_op&) = delete;
+    ~transfer_op();
+
+    bool await_ready() const noexcept { return false; }
+    template <class P> bool await_suspend(std::coroutine_handle<P> h) noexcept {
+        if (!park(h.promise().root, h)) return false;
+        abort = &on_abort;
+        start();
+        return true;
+    }
+    client_response await_resume() { return result(); }
+
+    void start() noexcept;
+    void cancel() noexcept;
+    client_response result();
+
+    // From the core: the transfer ended with `code` (CURLE_OK or not).
+    void complete(CURLcode code) noexcept;
+    // From the core: the client is going away; fail with `message`.
+    void fail(std::string message) noexcept;
+
+    static bool on_abort(uvasync::detail::parked_op* op) noexcept {
+        static_cast<transfer_op*>(op)->cancel();
+        return false;
+    }
+    static std::size_t on_body(char* data, std::size_t size, std::size_t n, void* self) noexcept;
+    static std::size_t on_header(char* data, std::size_t size, std::size_t n, void* self) noexcept;
+
+    client_core* core;
+    client_request req;
+    easy_ptr easy;
+    slist_ptr header_list;
+    client_response resp;
+    bool in_multi = false;
+    int code = 0;                 // CURLcode, or -1 for a failure of our own
+    std::string message;          // for a failure
+    std::exception_ptr error;     // from storing the response (bad_alloc)
+    char errbuf[CURL_ERROR_SIZE] = {};
+    transfer_op* prev = nullptr;  // on the core's list of transfers in flight
+    transfer_op* next = nullptr;
+};
+
+class client_core final : public uvasync::detail::loop_core::resource {
+public:
+    explicit client_core(client_options o);
+    client_core(const client_core&) = delete;
+    client_core& operator=(const client_core&) = delete;
+
+    void add_ref() noexcept { ++refs_; }
+    void release() noexcept {
+        if (--refs_ == 0) destroy();
+    }
+
+    // The client handle is gone: fail what is in flight.
+    void close() noexcept;
+    bool closed() const noexcept { return closed_; }
+
+    // An easy handle set up for a request (a recycled one when there is).
+    easy_ptr take_easy();
+    void recycle(easy_ptr e) noexcept;
+
+    CURLM* multi() const noexcept { return multi_; }
+    const client_options& options() const noexcept { return opts_; }
+    std::size_t active() const noexcept { return active_; }
+
+    void added(transfer_op* op) noexcept;   // now in the multi handle
+    void removed(transfer_op* op) noexcept; // out of it
+
+private:
+    ~client_core();
+    void destroy() noexcept;
+    void close_for_loop() noexcept override;
+    void shut_down_curl() noexcept;
+
+    static int on_socket(CURL* e, curl_socket_t s, int what, void* self, void* watch) noexcept;
+    static int on_timer(CURLM* m, long timeout_ms, void* self) noexcept;
+    static void on_poll(uv_poll_t* h, int status, int events);
+    static void on_uv_timer(uv_timer_t* t);
+    void socket_action(curl_socket_t s, int flags) noexcept;
+    void collect_done() noexcept;
+    void unwatch(socket_watch* w) noexcept;
+
+    std::uint32_t refs_ = 1;
+    client_options opts_;
+    uvasync::detail::loop_core* loop_;
+    uv_loop_t* uv_;
+    CURLM* multi_ = nullptr;
+    uv_timer_t* timer_ = nullptr; // freed by its close callback
+    socket_watch* watches_ = nullptr;
+    transfer_op* ops_ = nullptr;
+    std::vector<easy_ptr> spare_;
+    std::size_t active_ = 0;
+    bool closed_ = false;
+    bool loop_gone_ = false;
+};
+
+} // namespace uvasync::http::detail
