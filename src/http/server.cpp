@@ -465,7 +465,7 @@ void server_core::stop(connection* c) noexcept {
 void server_core::close() noexcept {
     if (closing) return;
     closing = true;
-    tcp.close();
+    if (tcp.valid()) tcp.close();
     for (connection* c = all; c;) {
         connection* next_c = c->all_next;
         // Waiting for a request that has not begun, or lingering after the
@@ -549,7 +549,7 @@ server::~server() {
 }
 
 std::uint16_t server::port() const { return s_->tcp.valid() ? s_->tcp.port() : 0; }
-endpoint server::sockname() const { return s_->tcp.sockname(); }
+endpoint server::sockname() const { return s_->tcp.valid() ? s_->tcp.sockname() : endpoint(); }
 std::size_t server::connections() const noexcept { return s_ ? s_->open : 0; }
 void server::close() {
     if (s_) s_->close();
@@ -559,7 +559,7 @@ task<> server::wait_closed() {
     detail::server_core* s = s_;
     if (!s) co_return;
     detail::core_ref hold(s);
-    co_await s->tcp.wait_closed();
+    if (s->tcp.valid()) co_await s->tcp.wait_closed();
 }
 
 task<server> serve(router app, std::string host, std::uint16_t port, server_options options) {
