@@ -58,7 +58,7 @@ enum class wait_list : std::uint8_t { none, idle, head, body, linger };
 struct connection {
     // The buffer a connection owns while idle: a request that fits is
     // parsed straight from it; a larger one moves to a pooled buffer.
-    static constexpr std::size_t own_size = 256;
+    static constexpr std::size_t own_size = 192;
 
     // Adopts the reference `core` holds.
     connection(core_ref core, stream_reader r, stream_writer w);
@@ -71,7 +71,7 @@ struct connection {
     server_core* core;
     stream_reader reader;
     stream_writer writer;
-    std::optional<task_handle<>> task; // for the shutdown timeout
+    task_handle<> task;                // for the shutdown timeout
     request_context* ctx = nullptr;    // while a request is in progress
 
     // Input: unparsed bytes are [begin, end) of in[0, cap).
@@ -90,8 +90,8 @@ struct connection {
     connection* all_prev = nullptr;
     connection* all_next = nullptr;
 
-    int error_status = 0;        // the answer to a bad request
-    std::size_t discarded = 0;   // bytes thrown away while lingering
+    std::uint32_t discarded = 0; // bytes thrown away while lingering
+    std::uint16_t error_status = 0; // the answer to a bad request
     bool first_request = true;
     bool in_request = false;     // bytes of a request have arrived
     bool stopped = false;        // closed by the server: the task just leaves

@@ -133,14 +133,15 @@ request_context* request_context::acquire() {
 }
 
 void request_context::release(request_context* c) noexcept {
-    c->finish();
+    if (c->parser || c->header_seen) c->finish();
     c->conn = nullptr;
     if (t_pool.count >= pool_max) {
         delete c;
         return;
     }
     if (c->body.capacity() > keep_capacity) std::string().swap(c->body);
-    if (c->out.capacity() > keep_capacity) std::string().swap(c->out);
+    if (c->out.capacity() > keep_capacity) c->out.release_memory();
+    if (c->answer.body().capacity() > keep_capacity || !c->answer.headers().empty()) c->answer = response();
     c->out.clear();
     if (c->in_heap_size > keep_capacity) {
         c->in_heap.reset();

@@ -17,6 +17,8 @@
 
 #include <cstddef>
 #include <cstdlib>
+#include <cstring>
+#include <algorithm>
 #include <memory>
 #include <new>
 #include <optional>
@@ -78,6 +80,44 @@ template <class T> struct arena_allocator {
     template <class U> bool operator==(const arena_allocator<U>& o) const noexcept { return a == o.a; }
 };
 
+// A growable byte buffer that, unlike std::string, does not zero-fill the
+// room it makes: serialization reserves an upper bound, writes, and sets
+// the size.
+class byte_buffer {
+public:
+    bool empty() const noexcept { return size_ == 0; }
+    std::size_t size() const noexcept { return size_; }
+    std::size_t capacity() const noexcept { return cap_; }
+    std::string_view view() const noexcept { return std::string_view(data_.get(), size_); }
+    void clear() noexcept { size_ = 0; }
+    void release_memory() noexcept {
+        data_.reset();
+        size_ = cap_ = 0;
+    }
+    // Room for n more bytes; returns where they go. commit() them after.
+    char* prepare(std::size_t n) {
+        if (size_ + n > cap_) {
+            const std::size_t want = std::max(size_ + n, std::max<std::size_t>(cap_ * 2, 512));
+            auto bigger = std::make_unique_for_overwrite<char[]>(want);
+            if (size_) std::memcpy(bigger.get(), data_.get(), size_);
+            data_ = std::move(bigger);
+            cap_ = want;
+        }
+        return data_.get() + size_;
+    }
+    void commit(char* end) noexcept { size_ = static_cast<std::size_t>(end - data_.get()); }
+    void append(std::string_view s) {
+        char* p = prepare(s.size());
+        std::memcpy(p, s.data(), s.size());
+        size_ += s.size();
+    }
+
+private:
+    std::unique_ptr<char[]> data_;
+    std::size_t size_ = 0;
+    std::size_t cap_ = 0;
+};
+
 using parser_type = boost::beast::http::request_parser<boost::beast::http::string_body, arena_allocator<char>>;
 
 struct connection;
@@ -92,7 +132,7 @@ struct request_context {
     // parsed (so its capacity is reused).
     std::string body;
     // Responses serialized and not yet handed to the stream writer.
-    std::string out;
+    byte_buffer out;
     // The connection's input once it outgrows the connection's own buffer.
     std::unique_ptr<char[]> in_heap;
     std::size_t in_heap_size = 0;
@@ -105,6 +145,10 @@ struct request_context {
     std::vector<std::pair<std::string_view, std::string_view>> params;
     std::string_view path; // decoded, once asked for
     bool path_ready = false;
+
+    // The handler's answer (here, not in the connection's coroutine frame,
+    // so that an idle connection does not carry its room).
+    response answer;
 
     connection* conn = nullptr;
     request_context* next_free = nullptr;

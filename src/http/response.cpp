@@ -15,16 +15,27 @@ void check_status(int status) {
         throw std::invalid_argument("http::response: status " + std::to_string(status) + " is not in 100..999");
 }
 
+// A header name is a token: no separators, controls or spaces (RFC 9110).
+bool bad_name_char(unsigned char c) noexcept { return c <= ' ' || c == ':' || c >= 127; }
+// A value may hold anything but CR, LF and NUL (they would split the response).
+bool bad_value_char(unsigned char c) noexcept { return c < ' ' && (c == '\r' || c == '\n' || c == '\0'); }
+
 void check_header(std::string_view name, std::string_view value) {
     if (name.empty()) throw std::invalid_argument("http::response: empty header name");
     for (char c : name)
-        if (c == '\r' || c == '\n' || c == '\0' || c == ':' || c == ' ' || c == '\t')
+        if (bad_name_char(static_cast<unsigned char>(c)))
             throw std::invalid_argument("http::response: invalid character in header name '" + std::string(name) +
                                         "'");
     for (char c : value)
-        if (c == '\r' || c == '\n' || c == '\0')
+        if (bad_value_char(static_cast<unsigned char>(c)))
             throw std::invalid_argument("http::response: CR, LF or NUL in the value of header '" + std::string(name) +
                                         "'");
+}
+
+void check_value(std::string_view what, std::string_view value) {
+    for (char c : value)
+        if (bad_value_char(static_cast<unsigned char>(c)))
+            throw std::invalid_argument("http::response: CR, LF or NUL in " + std::string(what));
 }
 
 } // namespace
@@ -51,7 +62,7 @@ void response::set_status(int status) {
 }
 
 void response::set_body(std::string body, std::string_view content_type) {
-    check_header("Content-Type", content_type);
+    check_value("the Content-Type", content_type);
     body_ = std::move(body);
     static_type_ = nullptr;
     custom_type_.assign(content_type);

@@ -31,12 +31,6 @@ constexpr std::size_t linger_bytes = 1024 * 1024;
 // (pipelined requests are answered together up to it).
 constexpr std::size_t flush_size = 16 * 1024;
 
-void append_number(std::string& out, std::size_t v) {
-    char buf[24];
-    const auto r = std::to_chars(buf, buf + sizeof buf, v);
-    out.append(buf, static_cast<std::size_t>(r.ptr - buf));
-}
-
 std::string_view reason_of(int status) {
     const auto r = beast::http::obsolete_reason(beast::http::int_to_status(static_cast<unsigned>(status)));
     if (r.empty() || r.front() == '<') return "Unknown";
@@ -47,38 +41,78 @@ bool skipped_header(std::string_view name) {
     return iequals(name, "content-length") || iequals(name, "transfer-encoding") || iequals(name, "connection");
 }
 
-// The status line, headers and (unless `head_only`) body of `r`.
-void serialize(std::string& out, const response& r, bool head_only, bool keep_alive, bool http10,
+// Appends to a buffer whose room was made beforehand.
+struct writer {
+    char* p;
+    template <std::size_t N> void literal(const char (&s)[N]) noexcept { // a fixed-size copy, inlined
+        std::memcpy(p, s, N - 1);
+        p += N - 1;
+    }
+    void put(std::string_view s) noexcept {
+        std::memcpy(p, s.data(), s.size());
+        p += s.size();
+    }
+    void put(char c) noexcept { *p++ = c; }
+    void number(std::size_t v) noexcept {
+        if (v < 10) {
+            *p++ = static_cast<char>('0' + v);
+            return;
+        }
+        if (v < 100) {
+            p[0] = static_cast<char>('0' + v / 10);
+            p[1] = static_cast<char>('0' + v % 10);
+            p += 2;
+            return;
+        }
+        p = std::to_chars(p, p + 20, v).ptr;
+    }
+};
+
+// The status line, headers and (unless `head_only`) body of `r`, appended
+// to `out` in one go: one size computation, straight copies.
+void serialize(byte_buffer& out, const response& r, bool head_only, bool keep_alive, bool http10,
                std::string_view date) {
     const int status = r.status();
-    out += "HTTP/1.1 ";
-    append_number(out, static_cast<std::size_t>(status));
-    out += ' ';
-    out += reason_of(status);
-    out += "\r\n";
-    if (const std::string_view type = r.content_type(); !type.empty()) {
-        out += "Content-Type: ";
-        out += type;
-        out += "\r\n";
+    const std::string_view reason = status == 200 ? std::string_view("OK") : reason_of(status);
+    const std::string_view type = r.content_type();
+    const bool bodyless = status < 200 || status == 204 || status == 304;
+    const bool with_body = !head_only && !bodyless;
+    std::size_t most = 9 + 3 + 1 + reason.size() + 2 + (type.empty() ? 0 : 16 + type.size()) + 16 + 20 + 2 + 24 +
+                       date.size() + 2 + (with_body ? r.body().size() : 0);
+    for (const auto& [name, value] : r.headers()) most += name.size() + value.size() + 4;
+    writer w{out.prepare(most)};
+    if (status == 200) {
+        w.literal("HTTP/1.1 200 OK\r\n");
+    } else {
+        w.literal("HTTP/1.1 ");
+        w.number(static_cast<std::size_t>(status));
+        w.put(' ');
+        w.put(reason);
+        w.literal("\r\n");
+    }
+    if (!type.empty()) {
+        w.literal("Content-Type: ");
+        w.put(type);
+        w.literal("\r\n");
     }
     for (const auto& [name, value] : r.headers()) {
         if (skipped_header(name)) continue;
-        out += name;
-        out += ": ";
-        out += value;
-        out += "\r\n";
+        w.put(name);
+        w.literal(": ");
+        w.put(value);
+        w.literal("\r\n");
     }
-    const bool bodyless = status < 200 || status == 204 || status == 304;
     if (!bodyless) {
-        out += "Content-Length: ";
-        append_number(out, r.body().size());
-        out += "\r\n";
+        w.literal("Content-Length: ");
+        w.number(r.body().size());
+        w.literal("\r\n");
     }
-    if (!keep_alive) out += "Connection: close\r\n";
-    else if (http10) out += "Connection: keep-alive\r\n";
-    out += date;
-    out += "\r\n";
-    if (!head_only && !bodyless) out += r.body();
+    if (!keep_alive) w.literal("Connection: close\r\n");
+    else if (http10) w.literal("Connection: keep-alive\r\n");
+    w.put(date);
+    w.literal("\r\n");
+    if (with_body) w.put(r.body());
+    out.commit(w.p);
 }
 
 bool asks_close(const response& r) {
@@ -190,7 +224,7 @@ struct conn_ops {
     }
 
     step fail(int status) {
-        c.error_status = status;
+        c.error_status = static_cast<std::uint16_t>(status);
         return step::failed;
     }
 
@@ -205,14 +239,14 @@ struct conn_ops {
             return false;
         }
         if (m.version() >= 11 && !c.ctx->parser->is_done() && c.begin == c.end)
-            c.ctx->out += "HTTP/1.1 100 Continue\r\n\r\n";
+            c.ctx->out.append("HTTP/1.1 100 Continue\r\n\r\n");
         return true;
     }
 
     // Hands the serialized responses to the writer.
     void flush() {
         if (c.ctx && !c.ctx->out.empty()) {
-            c.writer.write(std::string_view(c.ctx->out));
+            c.writer.write(c.ctx->out.view());
             c.ctx->out.clear();
         }
         if (!c.in_request) go_idle();
@@ -270,7 +304,7 @@ struct conn_ops {
         exception_context ctx;
         ctx.message = "Error handling request";
         ctx.exception = std::move(failure);
-        if (c.task) ctx.task_name = c.task->get_name();
+        if (c.task.valid()) ctx.task_name = c.task.get_name();
         get_running_loop().call_exception_handler(ctx);
     }
 
@@ -292,7 +326,7 @@ struct conn_ops {
 // ---- connection --------------------------------------------------------------
 
 connection::connection(core_ref cr, stream_reader r, stream_writer w)
-    : core(cr.take()), reader(std::move(r)), writer(std::move(w)), task(current_task()), in(own), cap(own_size) {
+    : core(cr.take()), reader(std::move(r)), writer(std::move(w)), task(current_task().value_or(task_handle<>())), in(own), cap(own_size) {
     ++core->open;
     all_next = core->all;
     if (all_next) all_next->all_prev = this;
@@ -339,20 +373,17 @@ task<> serve_connection(core_ref cr, stream_reader reader, stream_writer writer)
                 linger = true;
                 break;
             }
-            response answer;
-            std::exception_ptr failure;
+            bool failed = false;
             try {
-                answer = co_await core.dispatch(c.ctx->req);
+                c.ctx->answer = co_await core.dispatch(c.ctx->req);
             } catch (const cancelled_error&) {
                 throw;
             } catch (...) {
-                failure = std::current_exception();
+                ops.report(std::current_exception());
+                failed = true;
             }
-            if (failure) {
-                ops.report(std::move(failure));
-                answer = error_response(500);
-            }
-            if (!ops.respond(answer)) {
+            if (failed) c.ctx->answer = error_response(500);
+            if (!ops.respond(c.ctx->answer)) {
                 linger = true;
                 break;
             }
@@ -440,10 +471,10 @@ void server_core::expire(connection* c) noexcept {
     unlink(c);
     if (!c->stopped && ((was == wait_list::head && c->in_request) || was == wait_list::body)) {
         // 408 for a request that does not arrive in time
-        std::string out;
+        byte_buffer out;
         try {
             serialize(out, error_response(408), false, false, false, date_line());
-            c->writer.write(std::string_view(out));
+            c->writer.write(out.view());
         } catch (...) {
         }
     }
@@ -484,7 +515,7 @@ void server_core::close() noexcept {
 
 void server_core::cancel_remaining() noexcept {
     for (connection* c = all; c; c = c->all_next)
-        if (c->task && !c->task->done()) c->task->cancel();
+        if (c->task.valid() && !c->task.done()) c->task.cancel();
 }
 
 std::string_view server_core::date_line() noexcept {
