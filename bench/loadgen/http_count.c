@@ -5,8 +5,9 @@
  * different N against fresh servers and divide the difference in
  * instructions by the difference in N (start-up and shutdown cancel out).
  *
- *   http_count --port P [--requests 10000] [--conns 100] [--path /]
+ *   http_count --port P [--requests 10000] [--conns 100] [--path /] [--post BYTES]
  *
+ * --post BYTES sends POST <path> with a JSON body of that size instead.
  * Responses must carry Content-Length.  Prints "<requests> <seconds>";
  * exits 1 on a connection error or an unexpected response.
  */
@@ -30,7 +31,7 @@ typedef struct {
 } conn;
 
 static long sent, done, total;
-static char request[512];
+static char *request;
 static size_t request_len;
 
 static int send_one(conn *c) {
@@ -60,18 +61,39 @@ static int consume(conn *c) {
 int main(int argc, char **argv) {
     int port = 0, conns = 100;
     const char *path = "/";
+    long post = -1;
     total = 10000;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--port")) port = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--requests")) total = atol(argv[i + 1]);
         else if (!strcmp(argv[i], "--conns")) conns = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--path")) path = argv[i + 1];
+        else if (!strcmp(argv[i], "--post")) post = atol(argv[i + 1]);
     }
     if (port <= 0 || conns <= 0 || total <= 0) {
         fprintf(stderr, "usage: %s --port P [--requests N] [--conns C] [--path /]\n", argv[0]);
         return 2;
     }
-    request_len = (size_t)snprintf(request, sizeof request, "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n", path, port);
+    request = malloc(1024 + (post > 0 ? (size_t)post : 0));
+    if (post < 0) {
+        request_len = (size_t)sprintf(request, "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n", path, port);
+    } else {
+        request_len = (size_t)sprintf(request,
+                                      "POST %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: application/json\r\n"
+                                      "Content-Length: %ld\r\n\r\n",
+                                      path, port, post);
+        /* a JSON array of numbers, padded with spaces to the size asked */
+        char *b = request + request_len;
+        long n = 0;
+        if (post >= 2) {
+            b[n++] = '[';
+            while (n + 6 < post) n += sprintf(b + n, "%ld,", n % 1000);
+            if (b[n - 1] == ',') n--;
+            b[n++] = ']';
+        }
+        while (n < post) b[n++] = ' ';
+        request_len += (size_t)post;
+    }
     int ep = epoll_create1(0);
     conn *cs = calloc((size_t)conns, sizeof(conn));
     struct timespec t0, t1;

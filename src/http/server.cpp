@@ -27,6 +27,10 @@ namespace {
 constexpr std::chrono::milliseconds linger_time{2000};
 constexpr std::size_t linger_bytes = 1024 * 1024;
 
+// The pooled input buffer's first size (a request that outgrows the
+// connection's own buffer), as the raw libuv server's buffer.
+constexpr std::size_t heap_buffer_size = 16 * 1024;
+
 // Serialized responses are handed to the writer at the latest at this size
 // (pipelined requests are answered together up to it).
 constexpr std::size_t flush_size = 16 * 1024;
@@ -160,9 +164,13 @@ struct conn_ops {
         c.begin = c.end = 0;
     }
 
-    // Room to read into: compacts, or moves to a larger (pooled) buffer.
+    // Room to read into: compacts, or moves to a larger (pooled) buffer. A
+    // request that did not arrive in one read goes on in the pooled buffer,
+    // so that its remainder (a body, say) is not read 192 bytes at a time.
     std::span<char> free_space() {
-        if (c.end == c.cap) {
+        if (c.in == c.own && c.in_request) {
+            grow();
+        } else if (c.end == c.cap) {
             if (c.begin > 0) {
                 std::memmove(c.in, c.in + c.begin, c.end - c.begin);
                 c.end -= c.begin;
@@ -175,7 +183,7 @@ struct conn_ops {
     }
 
     void grow() {
-        const std::size_t want = std::max<std::size_t>(c.cap * 2, 4096);
+        const std::size_t want = std::max<std::size_t>(c.cap * 2, heap_buffer_size);
         request_context& x = *c.ctx;
         if (c.in == x.in_heap.get() || x.in_heap_size < want) {
             auto bigger = std::make_unique_for_overwrite<char[]>(want);
