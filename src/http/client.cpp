@@ -25,10 +25,6 @@ void global_init() {
         throw std::runtime_error(std::string("http::client: curl_global_init failed: ") + curl_easy_strerror(status));
 }
 
-struct url_deleter {
-    void operator()(CURLU* u) const noexcept { curl_url_cleanup(u); }
-};
-
 void check_header(std::string_view text, const char* what) {
     if (text.find_first_of("\r\n") != std::string_view::npos || text.find('\0') != std::string_view::npos)
         throw std::invalid_argument(std::string("http::client: CR, LF or NUL in a header ") + what + ": '" +
@@ -69,24 +65,24 @@ transfer_op::transfer_op(client_core* c, client_request r) : core(c), req(std::m
     if (req.method.empty()) throw std::invalid_argument("http::client: empty method");
     for (char ch : req.method)
         if (ch <= ' ' || ch >= 127) throw std::invalid_argument("http::client: bad method '" + req.method + "'");
-    std::unique_ptr<CURLU, url_deleter> url(curl_url());
+    const std::string_view u(req.url);
+    const auto colon = u.find("://");
+    if (colon == std::string_view::npos || !(iequals(u.substr(0, colon), "http") || iequals(u.substr(0, colon), "https")))
+        throw std::invalid_argument("http::client: not an http:// or https:// URL: '" + req.url + "'");
+    // Parsed once, here, so that a bad URL is std::invalid_argument; the
+    // transfer uses this parse (CURLOPT_CURLU) instead of parsing again.
+    url.reset(curl_url());
     if (!url) throw std::bad_alloc();
     if (const CURLUcode rc = curl_url_set(url.get(), CURLUPART_URL, req.url.c_str(), 0); rc != CURLUE_OK)
         throw std::invalid_argument("http::client: bad URL '" + req.url + "': " + curl_url_strerror(rc));
-    char* scheme = nullptr;
-    if (curl_url_get(url.get(), CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK) {
-        const std::string_view s(scheme);
-        const bool ok = s == "http" || s == "https";
-        curl_free(scheme);
-        if (!ok) throw std::invalid_argument("http::client: not an http:// or https:// URL: '" + req.url + "'");
-    }
 
     easy = core->take_easy();
     CURL* e = easy.get();
     const client_options& o = core->options();
     set(e, CURLOPT_PRIVATE, static_cast<void*>(this));
-    set(e, CURLOPT_URL, req.url.c_str());
+    set(e, CURLOPT_CURLU, url.get());
     set(e, CURLOPT_NOSIGNAL, 1L);
+    set(e, CURLOPT_PROXY, ""); // no proxy from the environment (aiohttp's trust_env=False)
     set(e, CURLOPT_PROTOCOLS_STR, "http,https");
     set(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     set(e, CURLOPT_ERRORBUFFER, errbuf);

@@ -41,6 +41,11 @@ struct easy_deleter {
 };
 using easy_ptr = std::unique_ptr<CURL, easy_deleter>;
 
+struct url_deleter {
+    void operator()(CURLU* u) const noexcept { curl_url_cleanup(u); }
+};
+using url_ptr = std::unique_ptr<CURLU, url_deleter>;
+
 struct slist_deleter {
     void operator()(curl_slist* l) const noexcept { curl_slist_free_all(l); }
 };
@@ -92,6 +97,7 @@ struct transfer_op : uvasync::detail::parked_op {
 
     client_core* core;
     client_request req;
+    url_ptr url;      // the parsed URL the transfer uses (CURLOPT_CURLU)
     easy_ptr easy;
     slist_ptr header_list;
     client_response resp;
