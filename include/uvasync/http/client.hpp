@@ -14,6 +14,9 @@
 // beyond them wait their turn. Cancelling the task that awaits a request
 // aborts its transfer at once (its connection is closed, not reused).
 //
+// As aiohttp's default (trust_env=False), proxies named by the environment
+// (http_proxy, ...) are not used; compressed responses are decoded.
+//
 // A client lives on the loop it was made on, and must be destroyed before
 // that loop closes (as a local of a task is). Destroying it fails the
 // requests still in flight with client_error ("the client was closed").
