@@ -105,6 +105,25 @@ TEST(HttpApi, RequestAccessors) {
     }());
 }
 
+TEST(HttpApi, ServeWithASingleHandler) {
+    run_test([]() -> ua::task<> {
+        http::handler every = [](http::request& req) -> ua::task<http::response> {
+            co_return http::response::text(std::string(req.method()) + " " + std::string(req.path()));
+        };
+        http::server srv = co_await http::serve(std::move(every), "127.0.0.1", 0);
+        auto [r, w] = co_await ua::open_connection("127.0.0.1", srv.port());
+        w.write("DELETE /any/thing HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        auto a = co_await read_response(r);
+        auto b = co_await read_response(r);
+        CO_ASSERT(a && b);
+        EXPECT_EQ(a->body, "DELETE /any/thing");
+        EXPECT_EQ(b->body, "GET /");
+        w.close();
+        srv.close();
+        co_await srv.wait_closed();
+    }());
+}
+
 // run() cancels and destroys what is still pending: a connection in its
 // handler, one idle, and a client transfer waiting for it. No leak, no crash.
 TEST(HttpApi, LoopEndsWhileServerAndClientAreBusy) {
