@@ -97,7 +97,7 @@ TEST(HttpServerAbuse, BadRequestsAreAnsweredAndClosed) { run_test(bad_requests()
 // being answered; the slow ones get 408 at their deadline and are closed.
 ua::task<> slowloris() {
     http::server_options o;
-    o.header_timeout = std::chrono::milliseconds(500);
+    o.header_timeout = std::chrono::milliseconds(1000);
     http::server srv = co_await http::serve(small_app(), "127.0.0.1", 0, o);
     const auto p = srv.port();
     int answered_408 = 0, closed = 0;
@@ -137,7 +137,9 @@ ua::task<> slowloris() {
     EXPECT_EQ(answered_408, 50);
     EXPECT_EQ(closed, 50);
     EXPECT_GT(normal, 20);
-    EXPECT_LT(worst, std::chrono::milliseconds(250)) << "a normal request waited behind the slow ones";
+    // Loose on purpose (a shared machine): waiting behind the slow ones
+    // would take the header timeout, 1 s.
+    EXPECT_LT(worst, std::chrono::milliseconds(600)) << "a normal request waited behind the slow ones";
     EXPECT_TRUE(co_await until([&] { return srv.connections() == 1; }));
     w.close();
     srv.close();
