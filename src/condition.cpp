@@ -7,37 +7,11 @@
 
 namespace uvasync {
 
-struct condition::wait_op : detail::wait_node {
-    condition* c;
-
-    explicit wait_op(condition& owner) noexcept : c(&owner) {}
-    wait_op(const wait_op&) = delete;
-    ~wait_op() { c->waiters_.remove(this); }
-
-    bool await_ready() const noexcept { return false; }
-    template <class P> bool await_suspend(std::coroutine_handle<P> h) noexcept {
-        if (!park(h.promise().root, h)) return false;
-        abort = &on_abort;
-        c->waiters_.push_back(this);
-        return true;
-    }
-    void await_resume() {
-        c->waiters_.remove(this); // a notified waiter stays listed until it runs
-        throw_if_cancelled();
-    }
-    static bool on_abort(parked_op* op) noexcept {
-        auto* self = static_cast<wait_op*>(op);
-        self->c->waiters_.remove(self);
-        return false;
-    }
-};
-
 void condition::wake(std::size_t n) noexcept {
     std::size_t woken = 0;
-    for (detail::wait_node* w = waiters_.front(); w && woken < n; w = w->next) {
-        if (!w->woken) {
+    for (wait_op* w = waiters_.front(); w && woken < n; w = waiters_.next(w)) {
+        if (w->waiting()) {
             ++woken;
-            w->woken = true;
             w->wake_soon();
         }
     }
@@ -47,20 +21,16 @@ task<> condition::wait() {
     if (!locked()) throw std::runtime_error("condition::wait: the lock is not acquired");
     lock_->release();
     std::exception_ptr cancelled;
-    {
-        wait_op op(*this);
-        try {
-            co_await op;
-        } catch (const cancelled_error&) {
-            cancelled = std::current_exception();
-        }
+    try {
+        co_await wait_op(*this);
+    } catch (const cancelled_error&) {
+        cancelled = std::current_exception();
     }
     // Take the lock again whatever happens; a cancellation meanwhile is kept
     // (the latest one wins) and raised once the lock is held.
     for (;;) {
-        auto relock = lock_->acquire();
         try {
-            co_await relock;
+            co_await lock_->acquire();
             break;
         } catch (const cancelled_error&) {
             cancelled = std::current_exception();

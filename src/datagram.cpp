@@ -7,6 +7,8 @@
 // waiters (they see EBADF) and detaches them, so that nothing refers to the
 // state afterwards.
 #include <uvasync/datagram.hpp>
+#include <uvasync/detail/operation.hpp>
+#include <uvasync/detail/uv_request.hpp>
 #include <uvasync/errors.hpp>
 #include <uvasync/event_loop.hpp>
 
@@ -17,7 +19,7 @@ namespace uvasync {
 
 namespace detail {
 
-struct recv_op;
+class recv_op;
 
 struct received {
     std::string data;
@@ -33,8 +35,7 @@ struct udp_state final : loop_core::resource {
     std::unique_ptr<char[]> buffer;
     std::deque<received> queue;
     std::size_t queued_bytes = 0;
-    recv_op* first_waiter = nullptr;
-    recv_op* last_waiter = nullptr;
+    intrusive_list<recv_op> waiters; // recvfrom()s waiting for a datagram
     endpoint local;
     std::optional<endpoint> peer;
     int family = AF_UNSPEC;
@@ -48,7 +49,7 @@ struct udp_state final : loop_core::resource {
 
     void close() noexcept {
         if (loop) {
-            loop->remove_resource(this);
+            list_hook<resource_tag>::unlink(); // off the loop's resources
             loop = nullptr;
         }
         shut(true);
@@ -78,29 +79,16 @@ struct udp_state final : loop_core::resource {
         return r;
     }
 
-    void add_waiter(recv_op* w) noexcept;
-    void remove_waiter(recv_op* w) noexcept;
-    recv_op* take_waiter() noexcept;
-
     static void on_alloc(uv_handle_t* h, std::size_t, uv_buf_t* buf) noexcept;
     static void on_recv(uv_udp_t* h, ssize_t nread, const uv_buf_t* buf, const sockaddr* addr, unsigned flags) noexcept;
 };
 
 // A recvfrom() that waits for a datagram.
-struct recv_op : parked_op {
-    udp_state* sock;
-    recv_op* prev = nullptr;
-    recv_op* next = nullptr;
-    bool linked = false;
-    received got;
-
+class recv_op final : public operation<recv_op>, public list_hook<> {
+public:
     explicit recv_op(udp_state* s) noexcept : sock(s) {}
-    recv_op(const recv_op&) = delete;
-    ~recv_op() {
-        if (linked) sock->remove_waiter(this);
-    }
 
-    bool await_ready() noexcept {
+    bool ready() noexcept {
         if (!sock || sock->closed) {
             got.error = UV_EBADF;
             return true;
@@ -111,48 +99,23 @@ struct recv_op : parked_op {
         }
         return false;
     }
-    template <class P> bool await_suspend(std::coroutine_handle<P> h) noexcept {
-        if (!park(h.promise().root, h)) return false;
-        abort = &on_abort;
-        sock->add_waiter(this);
+    bool start() noexcept {
+        sock->waiters.push_back(this);
         return true;
     }
-    std::pair<std::string, endpoint> await_resume() {
-        if (task) throw_if_cancelled();
+    cancel_outcome cancel() noexcept {
+        unlink();
+        return cancel_outcome::stopped;
+    }
+    std::pair<std::string, endpoint> result() {
         if (got.error < 0) throw_uv_error(got.error, "recvfrom");
         return {std::move(got.data), got.from};
     }
+    const char* kind() const noexcept override { return "recvfrom"; }
 
-    static bool on_abort(parked_op* op) noexcept {
-        auto* self = static_cast<recv_op*>(op);
-        if (self->linked) self->sock->remove_waiter(self);
-        return false;
-    }
+    udp_state* sock;
+    received got;
 };
-
-void udp_state::add_waiter(recv_op* w) noexcept {
-    w->prev = last_waiter;
-    w->next = nullptr;
-    if (last_waiter) last_waiter->next = w;
-    else first_waiter = w;
-    last_waiter = w;
-    w->linked = true;
-}
-
-void udp_state::remove_waiter(recv_op* w) noexcept {
-    if (w->prev) w->prev->next = w->next;
-    else first_waiter = w->next;
-    if (w->next) w->next->prev = w->prev;
-    else last_waiter = w->prev;
-    w->prev = w->next = nullptr;
-    w->linked = false;
-}
-
-recv_op* udp_state::take_waiter() noexcept {
-    recv_op* w = first_waiter;
-    if (w) remove_waiter(w);
-    return w;
-}
 
 void udp_state::shut(bool wake) noexcept {
     if (closed) return;
@@ -162,7 +125,7 @@ void udp_state::shut(bool wake) noexcept {
     buffer.reset();
     queue.clear();
     queued_bytes = 0;
-    while (recv_op* w = take_waiter()) {
+    while (recv_op* w = waiters.pop_front()) {
         w->sock = nullptr;
         w->got.error = UV_EBADF;
         if (wake) w->wake_soon(); // never re-enter a task from inside close()
@@ -205,7 +168,7 @@ void udp_state::on_recv(uv_udp_t* h, ssize_t nread, const uv_buf_t* buf, const s
     if (nread < 0) r.error = static_cast<int>(nread);
     else r.from = endpoint::from_sockaddr(addr);
 
-    if (recv_op* w = self->take_waiter()) {
+    if (recv_op* w = self->waiters.pop_front()) {
         w->got = std::move(r);
         w->wake_now(); // may close or destroy the socket: touch nothing after
         return;
@@ -222,65 +185,53 @@ void udp_state::on_recv(uv_udp_t* h, ssize_t nread, const uv_buf_t* buf, const s
 
 // A send that libuv had to queue (the kernel's buffer was full). The request
 // carries the data and outlives an abandoned frame.
-struct udp_send_req {
-    uv_udp_send_t req{};
+class send_op;
+struct udp_send_req final : uv_request<uv_udp_send_t, send_op> {
+    using uv_request::uv_request;
     std::string data;
-    struct send_op* op = nullptr;
 };
 
-struct send_op : parked_op {
-    uv_udp_t* handle;
-    const sockaddr* addr;
-    std::unique_ptr<udp_send_req> fresh; // until handed to libuv
-    udp_send_req* req = nullptr;         // while libuv has it and we wait
-    int status = 0;
+class send_op final : public operation<send_op> {
+public:
+    send_op(uv_udp_t* h, std::string data, const sockaddr* to) : handle_(h), addr_(to), data_(std::move(data)) {}
 
-    send_op(uv_udp_t* h, std::string data, const sockaddr* to)
-        : handle(h), addr(to), fresh(std::make_unique<udp_send_req>()) {
-        fresh->data = std::move(data);
-        fresh->req.data = fresh.get();
-    }
-    send_op(const send_op&) = delete;
-    ~send_op() {
-        if (req) req->op = nullptr;
-    }
-
-    bool await_ready() const noexcept { return false; }
-    template <class P> bool await_suspend(std::coroutine_handle<P> h) noexcept {
-        if (!park(h.promise().root, h)) return false;
-        abort = &on_abort;
-        udp_send_req* r = fresh.get();
-        r->op = this;
-        uv_buf_t buf = uv_buf_init(r->data.data(), static_cast<unsigned>(r->data.size()));
-        if (const int rc = uv_udp_send(&r->req, handle, &buf, 1, addr, &on_sent); rc < 0) {
-            status = rc;
-            wake_soon();
-            return true;
+    bool start() {
+        req_ = new udp_send_req(this);
+        req_->data = std::move(data_);
+        uv_buf_t buf = uv_buf_init(req_->data.data(), static_cast<unsigned>(req_->data.size()));
+        if (const int rc = uv_udp_send(&req_->req, handle_, &buf, 1, addr_, &on_sent); rc < 0) {
+            delete std::exchange(req_, nullptr);
+            status_ = rc;
+            return false;
         }
-        req = fresh.release();
         return true;
     }
-    void await_resume() const {
-        throw_if_cancelled();
-        if (status == UV_ECANCELED) return; // the socket closed first: dropped, as a send after close()
-        if (status < 0) throw_uv_error(status, "sendto");
+    cancel_outcome cancel() noexcept {
+        std::exchange(req_, nullptr)->set_owner(nullptr); // the datagram still goes out
+        return cancel_outcome::stopped;
     }
+    void result() const {
+        if (status_ == UV_ECANCELED) return; // the socket closed first: dropped, as a send after close()
+        if (status_ < 0) throw_uv_error(status_, "sendto");
+    }
+    const char* kind() const noexcept override { return "sendto"; }
 
+private:
     static void on_sent(uv_udp_send_t* r, int status) noexcept {
-        auto* self = static_cast<udp_send_req*>(r->data);
-        send_op* op = self->op;
-        delete self;
+        auto* req = static_cast<udp_send_req*>(udp_send_req::of(r));
+        send_op* op = req->owner();
+        delete req;
         if (!op) return; // abandoned
-        op->req = nullptr;
-        op->status = status;
+        op->req_ = nullptr;
+        op->status_ = status;
         op->wake_now();
     }
-    static bool on_abort(parked_op* op) noexcept {
-        auto* self = static_cast<send_op*>(op);
-        if (self->req) self->req->op = nullptr; // the datagram still goes out
-        self->req = nullptr;
-        return false;
-    }
+
+    uv_udp_t* handle_;
+    const sockaddr* addr_;
+    std::string data_;             // until handed to libuv
+    udp_send_req* req_ = nullptr;  // while libuv has it and we wait
+    int status_ = 0;
 };
 
 namespace {
@@ -289,10 +240,7 @@ bool has_address(const endpoint& e) noexcept { return e.family() == AF_INET || e
 
 const char* family_name(int family) noexcept { return family == AF_INET6 ? "IPv6" : "IPv4"; }
 
-task<std::pair<std::string, endpoint>> udp_recvfrom(udp_state* s) {
-    recv_op op(s);
-    co_return co_await op;
-}
+task<std::pair<std::string, endpoint>> udp_recvfrom(udp_state* s) { co_return co_await recv_op(s); }
 
 // `to` empty: send() on a connected socket.
 task<> udp_sendto(udp_state* s, std::string data, std::optional<endpoint> to) {
@@ -318,8 +266,7 @@ task<> udp_sendto(udp_state* s, std::string data, std::optional<endpoint> to) {
     const int rc = uv_udp_try_send(s->handle.get(), &buf, 1, addr);
     if (rc >= 0) co_return;
     if (rc != UV_EAGAIN) throw_uv_error(rc, "sendto");
-    send_op op(s->handle.get(), std::move(data), addr); // wait for room
-    co_await op;
+    co_await send_op(s->handle.get(), std::move(data), addr); // wait for room
 }
 
 } // namespace
@@ -366,7 +313,7 @@ task<datagram_socket> create_datagram_endpoint(std::optional<endpoint> local, st
         throw_uv_error(rc, "create_datagram_endpoint: recv_start");
     }
     s->loop = &loop.core();
-    s->loop->add_resource(s.get());
+    s->loop->add_resource(*s);
     co_return datagram_socket(std::move(s));
 }
 

@@ -1,10 +1,10 @@
 // getaddrinfo / getnameinfo on libuv requests.
 //
-// The libuv request lives on the heap, apart from the awaiting frame: once
-// started, its callback always runs (with UV_EAI_CANCELED after uv_cancel),
-// possibly after the frame is gone. The operation and the request point at
-// each other; whichever side goes first detaches, and the callback of a
-// detached request only frees it.
+// Each lookup is a detail::uv_request: its callback always runs (with
+// UV_EAI_CANCELED after uv_cancel), possibly after the awaiting frame is
+// gone; a cancelled lookup detaches, and the callback then only frees it.
+#include <uvasync/detail/operation.hpp>
+#include <uvasync/detail/uv_request.hpp>
 #include <uvasync/dns.hpp>
 #include <uvasync/errors.hpp>
 #include <uvasync/event_loop.hpp>
@@ -22,163 +22,132 @@ namespace {
 std::string quoted(const std::string& s) { return "'" + s + "'"; }
 
 // getaddrinfo on the thread pool.
-struct getaddrinfo_op : parked_op {
-    uv_loop_t* uv;
-    const std::string& host;
-    const std::string& service;
-    addrinfo hints{};
-    uv_getaddrinfo_t* req = nullptr; // null once done or detached
-    int status = 0;
-    std::vector<endpoint> result;
-    std::exception_ptr failure; // from copying the result out
-
+class getaddrinfo_op final : public operation<getaddrinfo_op> {
+public:
     getaddrinfo_op(uv_loop_t* loop, const std::string& h, const std::string& s, const addrinfo_options& o) noexcept
-        : uv(loop), host(h), service(s) {
-        hints.ai_family = o.family;
-        hints.ai_socktype = o.socktype;
-        hints.ai_protocol = o.protocol;
-        hints.ai_flags = o.flags;
-    }
-    getaddrinfo_op(const getaddrinfo_op&) = delete;
-    ~getaddrinfo_op() { detach(); }
-
-    void detach() noexcept {
-        if (!req) return;
-        req->data = nullptr;
-        uv_cancel(reinterpret_cast<uv_req_t*>(std::exchange(req, nullptr))); // UV_EBUSY if running: then discarded
+        : uv_(loop), host_(h), service_(s) {
+        hints_.ai_family = o.family;
+        hints_.ai_socktype = o.socktype;
+        hints_.ai_protocol = o.protocol;
+        hints_.ai_flags = o.flags;
     }
 
-    bool await_ready() const noexcept { return false; }
-    template <class P> bool await_suspend(std::coroutine_handle<P> h) noexcept {
-        if (!park(h.promise().root, h)) return false;
-        abort = &on_abort;
-        auto* r = new (std::nothrow) uv_getaddrinfo_t{};
-        if (!r) {
-            status = UV_ENOMEM;
-            wake_soon();
-            return true;
-        }
-        r->data = this;
-        const int rc = uv_getaddrinfo(uv, r, &on_done, host.c_str(), service.empty() ? nullptr : service.c_str(), &hints);
+    bool start() {
+        req_ = new request(this);
+        const int rc = uv_getaddrinfo(uv_, &req_->req, &on_done, host_.c_str(),
+                                      service_.empty() ? nullptr : service_.c_str(), &hints_);
         if (rc < 0) { // refused before it started: no callback will come
-            delete r;
-            status = rc;
-            wake_soon();
-            return true;
+            delete std::exchange(req_, nullptr);
+            status_ = rc;
+            return false;
         }
-        req = r;
         return true;
     }
-    std::vector<endpoint> await_resume() {
-        throw_if_cancelled();
-        if (failure) std::rethrow_exception(failure);
-        if (status < 0) {
-            const std::string what = "getaddrinfo(" + quoted(host) + ", " + quoted(service) + ")";
-            throw_uv_error(status, what.c_str());
-        }
-        return std::move(result);
+    cancel_outcome cancel() noexcept {
+        std::exchange(req_, nullptr)->detach();
+        return cancel_outcome::stopped;
     }
+    std::vector<endpoint> result() {
+        if (failure_) std::rethrow_exception(failure_);
+        if (status_ < 0) {
+            const std::string what = "getaddrinfo(" + quoted(host_) + ", " + quoted(service_) + ")";
+            throw_uv_error(status_, what.c_str());
+        }
+        return std::move(result_);
+    }
+    const char* kind() const noexcept override { return "getaddrinfo"; }
+
+private:
+    using request = uv_request<uv_getaddrinfo_t, getaddrinfo_op>;
 
     static void on_done(uv_getaddrinfo_t* r, int status, addrinfo* res) {
-        auto* self = static_cast<getaddrinfo_op*>(r->data);
-        delete r;
-        if (!self) { // detached: nobody wants the answer
-            uv_freeaddrinfo(res);
-            return;
-        }
-        self->req = nullptr;
-        self->status = status;
-        if (status == 0) {
-            try {
-                for (const addrinfo* p = res; p; p = p->ai_next)
-                    if (p->ai_addr && (p->ai_family == AF_INET || p->ai_family == AF_INET6))
-                        self->result.push_back(endpoint::from_sockaddr(p->ai_addr));
-            } catch (...) {
-                self->failure = std::current_exception();
+        request* req = request::of(r);
+        getaddrinfo_op* self = req->owner();
+        delete req;
+        if (self) {
+            self->req_ = nullptr;
+            self->status_ = status;
+            if (status == 0) {
+                try {
+                    for (const addrinfo* p = res; p; p = p->ai_next)
+                        if (p->ai_addr && (p->ai_family == AF_INET || p->ai_family == AF_INET6))
+                            self->result_.push_back(endpoint::from_sockaddr(p->ai_addr));
+                } catch (...) {
+                    self->failure_ = std::current_exception();
+                }
             }
         }
         uv_freeaddrinfo(res);
-        self->wake_now();
+        if (self) self->wake_now();
     }
-    static bool on_abort(parked_op* op) noexcept {
-        static_cast<getaddrinfo_op*>(op)->detach();
-        return false;
-    }
+
+    uv_loop_t* uv_;
+    const std::string& host_;
+    const std::string& service_;
+    addrinfo hints_{};
+    request* req_ = nullptr; // while libuv has it
+    int status_ = 0;
+    std::vector<endpoint> result_;
+    std::exception_ptr failure_; // from copying the result out
 };
 
 // getnameinfo on the thread pool.
-struct getnameinfo_op : parked_op {
-    uv_loop_t* uv;
-    const endpoint& address;
-    int flags;
-    uv_getnameinfo_t* req = nullptr;
-    int status = 0;
-    std::pair<std::string, std::string> result;
-    std::exception_ptr failure;
+class getnameinfo_op final : public operation<getnameinfo_op> {
+public:
+    getnameinfo_op(uv_loop_t* loop, const endpoint& a, int f) noexcept : uv_(loop), address_(a), flags_(f) {}
 
-    getnameinfo_op(uv_loop_t* loop, const endpoint& a, int f) noexcept : uv(loop), address(a), flags(f) {}
-    getnameinfo_op(const getnameinfo_op&) = delete;
-    ~getnameinfo_op() { detach(); }
-
-    void detach() noexcept {
-        if (!req) return;
-        req->data = nullptr;
-        uv_cancel(reinterpret_cast<uv_req_t*>(std::exchange(req, nullptr)));
-    }
-
-    bool await_ready() const noexcept { return false; }
-    template <class P> bool await_suspend(std::coroutine_handle<P> h) noexcept {
-        if (!park(h.promise().root, h)) return false;
-        abort = &on_abort;
-        auto* r = new (std::nothrow) uv_getnameinfo_t{};
-        if (!r) {
-            status = UV_ENOMEM;
-            wake_soon();
-            return true;
+    bool start() {
+        req_ = new request(this);
+        if (const int rc = uv_getnameinfo(uv_, &req_->req, &on_done, address_.data(), flags_); rc < 0) {
+            delete std::exchange(req_, nullptr);
+            status_ = rc;
+            return false;
         }
-        r->data = this;
-        if (const int rc = uv_getnameinfo(uv, r, &on_done, address.data(), flags); rc < 0) {
-            delete r;
-            status = rc;
-            wake_soon();
-            return true;
-        }
-        req = r;
         return true;
     }
-    std::pair<std::string, std::string> await_resume() {
-        throw_if_cancelled();
-        if (failure) std::rethrow_exception(failure);
-        if (status < 0) {
-            const std::string what = "getnameinfo(" + address.to_string() + ")";
-            throw_uv_error(status, what.c_str());
-        }
-        return std::move(result);
+    cancel_outcome cancel() noexcept {
+        std::exchange(req_, nullptr)->detach();
+        return cancel_outcome::stopped;
     }
+    std::pair<std::string, std::string> result() {
+        if (failure_) std::rethrow_exception(failure_);
+        if (status_ < 0) {
+            const std::string what = "getnameinfo(" + address_.to_string() + ")";
+            throw_uv_error(status_, what.c_str());
+        }
+        return std::move(result_);
+    }
+    const char* kind() const noexcept override { return "getnameinfo"; }
+
+private:
+    using request = uv_request<uv_getnameinfo_t, getnameinfo_op>;
 
     static void on_done(uv_getnameinfo_t* r, int status, const char* hostname, const char* service) {
-        auto* self = static_cast<getnameinfo_op*>(r->data);
-        if (!self) {
-            delete r;
-            return;
-        }
-        self->req = nullptr;
-        self->status = status;
-        if (status == 0) {
-            try {
-                self->result.first = hostname ? hostname : "";
-                self->result.second = service ? service : "";
-            } catch (...) {
-                self->failure = std::current_exception();
+        request* req = request::of(r);
+        getnameinfo_op* self = req->owner();
+        if (self) {
+            self->req_ = nullptr;
+            self->status_ = status;
+            if (status == 0) {
+                try {
+                    self->result_.first = hostname ? hostname : "";
+                    self->result_.second = service ? service : "";
+                } catch (...) {
+                    self->failure_ = std::current_exception();
+                }
             }
         }
-        delete r; // hostname and service point into the request
-        self->wake_now();
+        delete req; // hostname and service point into the request
+        if (self) self->wake_now();
     }
-    static bool on_abort(parked_op* op) noexcept {
-        static_cast<getnameinfo_op*>(op)->detach();
-        return false;
-    }
+
+    uv_loop_t* uv_;
+    const endpoint& address_;
+    int flags_;
+    request* req_ = nullptr;
+    int status_ = 0;
+    std::pair<std::string, std::string> result_;
+    std::exception_ptr failure_;
 };
 
 // A port number in decimal, as the resolver reads a numeric service.
@@ -239,8 +208,7 @@ task<std::vector<endpoint>> getaddrinfo(std::string host, std::string service, a
             co_return one;
         }
     }
-    detail::getaddrinfo_op op(get_running_loop().native_handle(), host, service, options);
-    co_return co_await op;
+    co_return co_await detail::getaddrinfo_op(get_running_loop().native_handle(), host, service, options);
 }
 
 task<std::vector<endpoint>> getaddrinfo(std::string host, std::uint16_t port, addrinfo_options options) {
@@ -250,8 +218,7 @@ task<std::vector<endpoint>> getaddrinfo(std::string host, std::uint16_t port, ad
 task<std::pair<std::string, std::string>> getnameinfo(endpoint address, int flags) {
     if (address.family() != AF_INET && address.family() != AF_INET6)
         throw std::invalid_argument("getnameinfo: the endpoint has no IPv4 or IPv6 address");
-    detail::getnameinfo_op op(get_running_loop().native_handle(), address, flags);
-    co_return co_await op;
+    co_return co_await detail::getnameinfo_op(get_running_loop().native_handle(), address, flags);
 }
 
 } // namespace uvasync

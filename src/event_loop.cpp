@@ -1,8 +1,8 @@
-// The event loop: the ready queue and timers on libuv handles, running and
-// stopping, closing, exception reporting, threadsafe calls, signals.
+// The event loop: the loop core on libuv handles, running and stopping,
+// closing, exception reporting, threadsafe calls, signals.
 #include <uvasync/event_loop.hpp>
+#include <uvasync/detail/child_watch.hpp>
 #include <uvasync/executor.hpp>
-#include <uvasync/task_handle.hpp>
 
 #include <csignal>
 #include <cstdio>
@@ -12,20 +12,6 @@ namespace uvasync {
 
 namespace detail {
 namespace {
-thread_local event_loop* t_running_loop = nullptr;
-
-// Sets the thread's running loop for the length of a callback, so that a
-// loop driven by someone else's uv_run still looks like a running loop.
-class running_scope {
-public:
-    explicit running_scope(event_loop* l) noexcept : prev_(t_running_loop) { t_running_loop = l; }
-    ~running_scope() { t_running_loop = prev_; }
-    running_scope(const running_scope&) = delete;
-    running_scope& operator=(const running_scope&) = delete;
-
-private:
-    event_loop* prev_;
-};
 
 std::string describe(const std::exception_ptr& e) {
     if (!e) return {};
@@ -40,198 +26,38 @@ std::string describe(const std::exception_ptr& e) {
     }
 }
 
-void print_context(const exception_context& ctx) noexcept {
-    std::string text = "uvasync: " + ctx.message + "\n";
-    if (!ctx.task_name.empty()) text += "  task: " + ctx.task_name + "\n";
-    if (ctx.exception) text += "  exception: " + describe(ctx.exception) + "\n";
-    std::fputs(text.c_str(), stderr);
-}
 } // namespace
 
-event_loop* running_loop() noexcept { return t_running_loop; }
-
-// ---- loop_core -----------------------------------------------------------
-
-event_loop& loop_core::self() noexcept { return static_cast<event_loop&>(*this); }
-
-void loop_core::resume(task_state_base* t, std::coroutine_handle<> h) noexcept {
-    event_loop& loop = self();
-    running_scope scope(&loop);
-    task_state_base* prev = current_task;
-    current_task = t;
-    if (loop.debug_) {
-        const std::int64_t start = now_ns();
-        const std::string name = t->name();
-        h.resume();
-        loop.report_slow("task step", now_ns() - start, name);
-    } else {
-        h.resume();
-    }
-    current_task = prev;
-    if (!prev && !retired_.empty()) reap();
-}
-
-void loop_core::reap() noexcept {
-    // Destroying a frame can finish or free other tasks: take one at a time.
-    while (!retired_.empty()) {
-        task_state_base* t = retired_.back();
-        retired_.pop_back();
-        if (t->frame) std::exchange(t->frame, {}).destroy();
-        t->release(); // the loop's reference
-    }
-}
-
-void loop_core::wake_ready() noexcept {
-    event_loop& loop = self();
-    if (loop.idle_) uv_idle_start(loop.idle_.get(), &event_loop::on_idle);
-}
-
-void loop_core::run_ready() noexcept {
-    event_loop& loop = self();
-    running_scope scope(&loop);
-    // A batch is what was ready when it began (asyncio's tick). Polling for
-    // I/O between every two batches would cost a syscall per tick, so a few
-    // batches run per libuv iteration; I/O and timers still get their turn
-    // after at most `batches_per_iteration`.
-    constexpr int batches_per_iteration = 16;
-    // After stop() the batch of this iteration still runs (asyncio runs one
-    // iteration even when stop() came before run_forever), but no more.
-    for (int round = 0; round < batches_per_iteration && !ready_.empty() && !(round > 0 && loop.stopping_);
-         ++round) {
-        ready_queue batch;
-        ready_.take_all(batch);
-        if (loop.debug_) {
-            while (ready_node* n = batch.pop()) {
-                const std::int64_t start = now_ns();
-                n->run(n);
-                loop.report_slow("callback", now_ns() - start, {});
-            }
-        } else {
-            while (ready_node* n = batch.pop()) n->run(n);
-        }
-        if (!retired_.empty()) reap();
-    }
-}
-
-void loop_core::add_timer(timer_node* n) noexcept {
-    timers_.push(n);
-    if (n->deadline < armed_deadline_) arm_timer();
-}
-
-void loop_core::remove_timer(timer_node* n) noexcept {
-    timers_.remove(n);
-    if (timers_.empty()) arm_timer();
-}
-
-void loop_core::arm_timer() noexcept {
-    event_loop& loop = self();
-    if (timers_.empty()) { // nothing to wait for: the loop may exit
-        loop.timer_.disarm();
-        armed_deadline_ = INT64_MAX;
-        return;
-    }
-    const std::int64_t deadline = timers_.top()->deadline;
-    if (deadline == armed_deadline_) return;
-    loop.timer_.arm(deadline);
-    armed_deadline_ = deadline;
-}
-
-void loop_core::fire_timers() noexcept {
-    running_scope scope(&self());
-    const std::int64_t now = now_ns();
-    const std::uint64_t existing = timers_.next_seq(); // later ones wait a turn
-    while (!timers_.empty()) {
-        timer_node* n = timers_.top();
-        if (n->deadline > now || n->seq >= existing) break;
-        timers_.pop();
-        n->fire(n);
-    }
-    if (!retired_.empty()) reap();
-    arm_timer();
-}
-
-void loop_core::link_task(task_state_base* t) noexcept {
-    t->prev = nullptr;
-    t->next_task = all_tasks_;
-    if (all_tasks_) all_tasks_->prev = t;
-    all_tasks_ = t;
-}
-
-void loop_core::unlink_task(task_state_base* t) noexcept {
-    if (t->prev) t->prev->next_task = t->next_task;
-    else if (all_tasks_ == t) all_tasks_ = t->next_task;
-    if (t->next_task) t->next_task->prev = t->prev;
-    t->prev = t->next_task = nullptr;
-}
-
-void loop_core::track_failed(task_state_base* t) noexcept {
-    t->listed_failed = true;
-    t->prev = nullptr;
-    t->next_task = failed_;
-    if (failed_) failed_->prev = t;
-    failed_ = t;
-}
-
-void loop_core::forget_failed(task_state_base* t) noexcept {
-    if (!t->listed_failed) return;
-    t->listed_failed = false;
-    if (t->prev) t->prev->next_task = t->next_task;
-    else if (t->loop && t->loop->failed_ == t) t->loop->failed_ = t->next_task;
-    if (t->next_task) t->next_task->prev = t->prev;
-    t->prev = t->next_task = nullptr;
-}
-
-void loop_core::report_unretrieved(task_state_base* t) noexcept {
-    loop_core* loop = t->loop;
-    forget_failed(t);
-    std::string name;
-    try {
-        name = t->name();
-    } catch (...) {
-    }
-    if (loop) {
-        loop->report_exception("Task exception was never retrieved", t->error(), std::move(name));
-    } else { // the loop is gone: report as its default handler would have
-        print_context(exception_context{"Task exception was never retrieved", t->error(), std::move(name)});
-    }
-}
-
-void loop_core::report_exception(const char* message, std::exception_ptr e, std::string task_name) noexcept {
-    try {
-        self().call_exception_handler(exception_context{message, std::move(e), std::move(task_name)});
-    } catch (...) {
-    }
-}
-
-void loop_core::add_resource(resource* r) noexcept {
-    r->prev = nullptr;
-    r->next = resources_;
-    if (resources_) resources_->prev = r;
-    resources_ = r;
-}
-
-void loop_core::remove_resource(resource* r) noexcept {
-    if (r->prev) r->prev->next = r->next;
-    else if (resources_ == r) resources_ = r->next;
-    if (r->next) r->next->prev = r->prev;
-    r->prev = r->next = nullptr;
-}
-
-// ---- callbacks -----------------------------------------------------------
-
-void callback_node::run(ready_node* n) noexcept {
-    auto* c = static_cast<callback_node*>(n);
-    if (!c->cancelled) {
+void callback_node::run() noexcept {
+    if (!cancelled) {
         try {
-            c->invoke();
+            invoke();
         } catch (...) {
-            c->loop->core().report_exception("Exception in callback", std::current_exception(), {});
+            loop->core().report("Exception in callback", std::current_exception(), {});
         }
     }
-    c->release();
+    release();
 }
 
-void callback_node::fire(timer_node* n) noexcept { run(static_cast<callback_node*>(n)); }
+void callback_node::fire() noexcept { run(); }
+
+bool post_to(threadsafe_queue& q, callback_node* n) noexcept {
+    {
+        std::lock_guard lock(q.mutex);
+        if (q.async) {
+            try {
+                q.pending.push_back(n);
+            } catch (...) {
+                delete n;
+                return false;
+            }
+            uv_async_send(q.async);
+            return true;
+        }
+    }
+    delete n;
+    return false;
+}
 
 } // namespace detail
 
@@ -241,7 +67,7 @@ void handle::cancel() noexcept {
     if (!node_ || node_->cancelled) return;
     node_->cancelled = true;
     if (node_->armed()) { // a pending call_later: take it off the heap now
-        node_->loop->core().remove_timer(node_);
+        node_->loop->core().remove_timer(*node_);
         node_->release();
     }
 }
@@ -283,6 +109,10 @@ void event_loop::init_handles() {
     prepare_ = detail::uv_handle<uv_prepare_t>::make([&](uv_prepare_t* h) { return uv_prepare_init(uv_, h); },
                                                      "uv_prepare_init");
     timer_.open(uv_, &on_timer, this);
+    cache_timer_ = detail::uv_handle<uv_timer_t>::make([&](uv_timer_t* h) { return uv_timer_init(uv_, h); },
+                                                       "uv_timer_init");
+    cache_timer_->data = this;
+    uv_unref(cache_timer_.base());
     async_ = detail::uv_handle<uv_async_t>::make([&](uv_async_t* h) { return uv_async_init(uv_, h, &on_async); },
                                                  "uv_async_init");
     for (uv_handle_t* h : {idle_.base(), check_.base(), prepare_.base(), async_.base()}) h->data = this;
@@ -302,30 +132,64 @@ event_loop::~event_loop() {
     }
 }
 
+// ---- the driver: libuv handles under the core ---------------------------
+
+void event_loop::ready_work_queued() noexcept {
+    if (idle_) uv_idle_start(idle_.get(), &on_idle);
+}
+
+void event_loop::arm_timer(std::int64_t deadline_ns) noexcept {
+    if (deadline_ns == INT64_MAX) timer_.disarm(); // nothing to wait for: the loop may exit
+    else timer_.arm(deadline_ns);
+}
+
+void event_loop::report(const char* message, std::exception_ptr e, std::string task_name) noexcept {
+    try {
+        call_exception_handler(exception_context{message, std::move(e), std::move(task_name)});
+    } catch (...) {
+    }
+}
+
+// Up to this many ready batches run per libuv iteration: polling for I/O
+// between every two batches would cost a syscall per tick, and I/O and
+// timers still get their turn this often.
+constexpr int batches_per_iteration = 16;
+
 void event_loop::on_idle(uv_idle_t* h) {
     auto* self = static_cast<event_loop*>(h->data);
-    self->run_ready();
-    if (self->ready_.empty() && self->idle_) uv_idle_stop(h);
+    self->core_.run_ready(batches_per_iteration, self->stopping_);
+    if (!self->core_.has_ready() && self->idle_) uv_idle_stop(h);
 }
 
 void event_loop::on_check(uv_check_t* h) {
     auto* self = static_cast<event_loop*>(h->data);
     // Once stopped, what callbacks queued waits for the next run (asyncio).
-    if (!self->ready_.empty() && !self->stopping_) self->run_ready();
+    if (self->core_.has_ready() && !self->stopping_) self->core_.run_ready(batches_per_iteration, self->stopping_);
 }
 
 void event_loop::on_prepare(uv_prepare_t* h) {
     // Nothing ready and not stopping: the loop is about to wait for I/O or a
-    // timer, a good time to hand back what a burst left in the cache.
+    // timer, a good time to hand back what a burst left in the frame cache;
+    // after a quiet second the cache gives everything back (the timer only
+    // wakes the loop up for that; it keeps nothing alive).
     auto* self = static_cast<event_loop*>(h->data);
-    if (self->ready_.empty() && !self->stopping_) detail::frame_cache_trim();
+    if (self->core_.has_ready() || self->stopping_) return;
+    if (!self->cache_timer_armed_ && detail::frame_cache_waiting()) self->arm_cache_timer();
 }
 
-void event_loop::on_timer(void* loop) {
-    auto* self = static_cast<event_loop*>(loop);
-    self->armed_deadline_ = INT64_MAX; // fired: no longer armed
-    self->fire_timers();
+void event_loop::arm_cache_timer() noexcept {
+    cache_timer_armed_ = true;
+    uv_timer_start(
+        cache_timer_.get(),
+        [](uv_timer_t* t) {
+            auto* self = static_cast<event_loop*>(t->data);
+            self->cache_timer_armed_ = false;
+            if (detail::frame_cache_tick()) self->arm_cache_timer();
+        },
+        1000, 0);
 }
+
+void event_loop::on_timer(void* loop) { static_cast<event_loop*>(loop)->core_.fire_timers(); }
 
 void event_loop::on_async(uv_async_t* h) { static_cast<event_loop*>(h->data)->drain_threadsafe(); }
 
@@ -337,27 +201,8 @@ void event_loop::drain_threadsafe() noexcept {
     }
     for (detail::callback_node* n : batch) {
         n->loop = this;
-        n->ready_node::run = &detail::callback_node::run;
-        schedule(n);
+        core_.schedule(*n);
     }
-}
-
-bool detail::post_to(threadsafe_queue& q, callback_node* n) noexcept {
-    {
-        std::lock_guard lock(q.mutex);
-        if (q.async) {
-            try {
-                q.pending.push_back(n);
-            } catch (...) {
-                delete n;
-                return false;
-            }
-            uv_async_send(q.async);
-            return true;
-        }
-    }
-    delete n;
-    return false;
 }
 
 void event_loop::post_threadsafe(detail::callback_node* n) {
@@ -365,35 +210,38 @@ void event_loop::post_threadsafe(detail::callback_node* n) {
 }
 
 timer_handle event_loop::schedule_at(std::int64_t deadline, detail::callback_node* n) {
-    if (closed_) {
+    if (core_.closed()) {
         delete n;
         throw std::runtime_error("call_later: the event loop is closed");
     }
     n->loop = this;
     n->deadline = deadline;
-    n->timer_node::fire = &detail::callback_node::fire;
     n->refs = 2; // the heap's and the handle's
-    add_timer(n);
+    core_.add_timer(*n);
     return timer_handle(n);
 }
 
-void event_loop::run_forever() {
-    if (closed_) throw std::runtime_error("run_forever: the event loop is closed");
-    // t_running_loop == this without running_: a wrapped loop whose callback
+// ---- running ---------------------------------------------------------------
+
+void event_loop::check_not_running(const char* what) const {
+    // running_loop() == this without running_: a wrapped loop whose callback
     // runs under the program's own uv_run, which must not be re-entered.
-    if (running_ || detail::t_running_loop == this)
-        throw std::runtime_error("run_forever: this event loop is already running");
-    if (detail::t_running_loop)
-        throw std::runtime_error("run_forever: another event loop is running on this thread");
+    if (running_ || detail::running_loop() == this)
+        throw std::runtime_error(std::string(what) + ": this event loop is already running");
+    if (detail::running_loop())
+        throw std::runtime_error(std::string(what) + ": another event loop is running on this thread");
+}
+
+void event_loop::run_forever() {
+    core_.check_open("run_forever");
+    check_not_running("run_forever");
     detail::running_scope scope(this);
     running_ = true;
     uv_ref(async_.base());
     if (stopping_) { // stop() came first: asyncio still runs one iteration
-        run_ready();
+        core_.run_ready(batches_per_iteration, stopping_);
     } else {
-        while (!stopping_) {
-            uv_run(uv_, UV_RUN_DEFAULT);
-        }
+        while (!stopping_) uv_run(uv_, UV_RUN_DEFAULT);
     }
     uv_unref(async_.base());
     running_ = false;
@@ -405,113 +253,56 @@ void event_loop::stop() noexcept {
     if (running_) uv_stop(uv_);
 }
 
-void event_loop::run_until_done(detail::task_state_base* t) {
-    struct stopper : detail::task_waiter {
-        event_loop* loop;
-    } w;
-    w.loop = this;
-    w.notify = [](detail::task_waiter* self, bool) noexcept -> std::coroutine_handle<> {
-        static_cast<stopper*>(self)->loop->stop();
+namespace {
+// Stops the loop once every watched task has finished.
+struct stop_when_all_done final : detail::child_watch::listener {
+    event_loop* loop;
+    detail::child_watch* watch = nullptr;
+    explicit stop_when_all_done(event_loop* l) noexcept : loop(l) {}
+    std::coroutine_handle<> child_done(detail::task_state_base&, std::size_t, bool) noexcept override {
+        if (watch->remaining() == 0) loop->stop();
         return {};
-    };
-    if (t->done()) return;
-    t->add_waiter(&w);
-    try {
-        run_forever();
-    } catch (...) {
-        t->remove_waiter(&w);
-        throw;
     }
-    if (!t->done()) {
-        t->remove_waiter(&w);
-        throw std::runtime_error("run_until_complete: the event loop stopped before the task finished");
-    }
+};
+} // namespace
+
+void event_loop::run_until_done(detail::task_state_base& t) {
+    check_not_running("run_until_complete");
+    if (t.done()) return;
+    stop_when_all_done stopper(this);
+    detail::child_watch watch(stopper);
+    stopper.watch = &watch;
+    watch.add(task_handle<>::share(&t));
+    run_forever();
+    if (!t.done()) throw std::runtime_error("run_until_complete: the event loop stopped before the task finished");
 }
 
 void event_loop::cancel_all_tasks() {
     // This loop's pending tasks (not the free all_tasks(), which sees only a
     // loop that is running: run() calls this after run_until_complete returned).
     std::vector<task_handle<>> pending;
-    for (detail::task_state_base* t = all_tasks_; t; t = t->next_task) {
-        t->add_ref();
-        pending.push_back(task_handle<>::adopt(t));
-    }
+    for (detail::task_state_base* t = core_.pending_tasks().front(); t; t = core_.pending_tasks().next(t))
+        pending.push_back(task_handle<>::share(t));
     if (pending.empty()) return;
-    for (auto& h : pending) h.cancel();
-    struct counter : detail::task_waiter {
-        event_loop* loop;
-        std::size_t* left;
-    };
-    std::size_t left = 0;
-    std::vector<counter> waiters(pending.size());
-    for (std::size_t i = 0; i < pending.size(); ++i) {
-        if (pending[i].done()) continue;
-        ++left;
-        waiters[i].loop = this;
-        waiters[i].left = &left;
-        waiters[i].notify = [](detail::task_waiter* self, bool) noexcept -> std::coroutine_handle<> {
-            auto* c = static_cast<counter*>(self);
-            if (--*c->left == 0) c->loop->stop();
-            return {};
-        };
-        pending[i].state()->add_waiter(&waiters[i]);
-    }
-    if (left > 0) {
-        try {
-            run_forever();
-        } catch (...) {
-            for (std::size_t i = 0; i < pending.size(); ++i)
-                if (waiters[i].notify) pending[i].state()->remove_waiter(&waiters[i]);
-            throw;
-        }
-    }
+    stop_when_all_done stopper(this);
+    detail::child_watch watch(stopper);
+    stopper.watch = &watch;
+    for (auto& h : pending) watch.add(h);
+    watch.cancel_all({});
+    if (watch.remaining() > 0) run_forever();
     for (auto& h : pending) {
-        if (!h.done()) continue;
-        if (!h.cancelled() && h.state()->error()) {
-            h.state()->retrieved = true;
-            detail::loop_core::forget_failed(h.state());
-            report_exception("unhandled exception during run() shutdown", h.state()->error(), h.get_name());
+        detail::task_state_base& t = *h.state();
+        if (t.failed()) {
+            std::exception_ptr e = t.take_error();
+            report("unhandled exception during run() shutdown", std::move(e), t.name());
         }
     }
 }
 
 void event_loop::close() {
-    if (closed_) return;
+    if (core_.closed()) return;
     if (running_) throw std::runtime_error("close: cannot close a running event loop");
-    closed_ = true;
-
-    // Pending tasks are destroyed where they stand: their frames' destructors
-    // take their awaitables off timers, wait lists and libuv requests.
-    std::vector<detail::task_state_base*> pending;
-    for (detail::task_state_base* t = all_tasks_; t; t = t->next_task) {
-        t->add_ref();
-        pending.push_back(t);
-    }
-    for (detail::task_state_base* t : pending) {
-        unlink_task(t);
-        t->status = detail::task_status::cancelled;
-        t->parked = nullptr;
-        if (t->frame) std::exchange(t->frame, {}).destroy();
-    }
-    // Callbacks never run now (nor steps of the tasks just destroyed).
-    while (detail::ready_node* n = ready_.pop()) detail::discard(n);
-    for (detail::task_state_base* t : pending) {
-        detail::discard_done_callbacks(t);
-        t->release(); // ours
-        t->release(); // the loop's
-    }
-    reap();
-
-    while (!timers_.empty()) { // call_later callbacks
-        detail::timer_node* n = timers_.pop();
-        if (n->fire == &detail::callback_node::fire) static_cast<detail::callback_node*>(n)->release();
-    }
-
-    while (resources_) {
-        resource* r = resources_;
-        remove_resource(r);
-        r->close_for_loop();
-    }
+    core_.close();
     signals_.clear();
 
     {
@@ -523,17 +314,9 @@ void event_loop::close() {
     idle_.close();
     check_.close();
     prepare_.close();
+    cache_timer_.close();
     timer_.close();
     async_.close();
-
-    // Failures still unretrieved are reported when their handles go, by the
-    // default handler, since this loop will be gone.
-    while (failed_) {
-        detail::task_state_base* t = failed_;
-        failed_ = t->next_task;
-        t->prev = t->next_task = nullptr;
-        t->loop = nullptr;
-    }
 
     if (default_executor_) {
         default_executor_->shutdown(true);
@@ -574,9 +357,14 @@ void event_loop::call_exception_handler(const exception_context& ctx) noexcept {
     }
 }
 
-void event_loop::default_exception_handler(const exception_context& ctx) noexcept { detail::print_context(ctx); }
+void event_loop::default_exception_handler(const exception_context& ctx) noexcept {
+    std::string text = "uvasync: " + ctx.message + "\n";
+    if (!ctx.task_name.empty()) text += "  task: " + ctx.task_name + "\n";
+    if (ctx.exception) text += "  exception: " + detail::describe(ctx.exception) + "\n";
+    std::fputs(text.c_str(), stderr);
+}
 
-void event_loop::report_slow(const char* what, std::int64_t elapsed_ns, const std::string& name) noexcept {
+void event_loop::ran_for(const char* what, std::int64_t elapsed_ns, const std::string& name) noexcept {
     if (elapsed_ns < slow_.count()) return;
     char line[256];
     std::snprintf(line, sizeof line, "uvasync: executing %s%s%s took %.3f seconds\n", what, name.empty() ? "" : " ",
@@ -589,7 +377,7 @@ void event_loop::set_signal_handler(int signum, std::function<void()> fn) {
         throw std::runtime_error("add_signal_handler: signal " + std::to_string(signum) + " cannot be caught");
     if (signum <= 0 || signum >= NSIG)
         throw std::invalid_argument("add_signal_handler: invalid signal number " + std::to_string(signum));
-    if (closed_) throw std::runtime_error("add_signal_handler: the event loop is closed");
+    core_.check_open("add_signal_handler");
     auto entry = std::make_unique<signal_entry>();
     entry->fn = std::move(fn);
     entry->loop = this;
@@ -606,7 +394,7 @@ void event_loop::set_signal_handler(int signum, std::function<void()> fn) {
             try {
                 fn();
             } catch (...) {
-                e->loop->report_exception("Exception in signal handler", std::current_exception(), {});
+                e->loop->report("Exception in signal handler", std::current_exception(), {});
             }
         },
         signum);
@@ -620,7 +408,7 @@ bool event_loop::remove_signal_handler(int signum) { return signals_.erase(signu
 void event_loop::set_default_executor(std::shared_ptr<executor> ex) { default_executor_ = std::move(ex); }
 
 executor& event_loop::default_executor() {
-    if (closed_) throw std::runtime_error("default_executor: the event loop is closed");
+    core_.check_open("default_executor");
     if (!default_executor_) default_executor_ = std::make_shared<thread_pool_executor>();
     return *default_executor_;
 }
@@ -632,25 +420,23 @@ void event_loop::shutdown_default_executor() {
 // ---- free functions ------------------------------------------------------
 
 event_loop& get_running_loop() {
-    if (!detail::t_running_loop) throw std::runtime_error("no running event loop");
-    return *detail::t_running_loop;
+    event_loop* l = detail::running_loop();
+    if (!l) throw std::runtime_error("no running event loop");
+    return *l;
 }
 
 std::optional<task_handle<>> current_task() {
-    event_loop* loop = detail::t_running_loop;
-    if (!loop || !loop->core().current_task) return std::nullopt;
-    loop->core().current_task->add_ref();
-    return task_handle<>::adopt(loop->core().current_task);
+    event_loop* loop = detail::running_loop();
+    if (!loop || !loop->core().current_task()) return std::nullopt;
+    return task_handle<>::share(loop->core().current_task());
 }
 
 std::vector<task_handle<>> all_tasks() {
     std::vector<task_handle<>> out;
-    event_loop* loop = detail::t_running_loop;
+    event_loop* loop = detail::running_loop();
     if (!loop) return out;
-    for (detail::task_state_base* t = loop->core().pending_tasks(); t; t = t->next_task) {
-        t->add_ref();
-        out.push_back(task_handle<>::adopt(t));
-    }
+    const auto& pending = loop->core().pending_tasks();
+    for (detail::task_state_base* t = pending.front(); t; t = pending.next(t)) out.push_back(task_handle<>::share(t));
     return out;
 }
 

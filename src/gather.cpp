@@ -1,94 +1,55 @@
 // gather's wait: first failure or all done, cancellation fanned out to the
-// children, later failures marked retrieved.
+// children, every child's failure retrieved.
 #include <uvasync/detail/gather_op.hpp>
 #include <uvasync/detail/loop_core.hpp>
-#include <uvasync/errors.hpp>
-#include <uvasync/task_handle.hpp>
 
 namespace uvasync::detail {
 
-gather_op::gather_op(gather_child* c, std::size_t n, bool settle_all) noexcept
-    : children(c), count(n), settle(settle_all) {
-    for (std::size_t i = 0; i < n; ++i) {
-        children[i].op = this;
-        children[i].notify = &on_notify;
-        task_state_base* s = children[i].state;
-        if (!s->done()) ++remaining;
-        else if (!first_failure && ended_badly(s)) first_failure = s;
-    }
-}
-
-void gather_op::unregister() noexcept {
-    for (std::size_t i = 0; i < count; ++i) {
-        gather_child& c = children[i];
-        if (c.registered) {
-            c.registered = false;
-            c.state->remove_waiter(&c);
-        }
-    }
-}
-
-bool gather_op::on_abort(parked_op* op) {
-    auto* self = static_cast<gather_op*>(op);
-    self->cancel_requested = true;
-    const std::string message = self->task->extra ? self->task->extra->cancel_message : std::string();
-    bool handed_on = false;
-    for (std::size_t i = 0; i < self->count; ++i) {
-        task_state_base* s = self->children[i].state;
-        if (!s->done() && s->cancel(message)) handed_on = true;
-    }
-    if (!handed_on) self->unregister(); // the core wakes us, the children must not
-    return handed_on;
-}
-
-std::coroutine_handle<> gather_op::on_notify(task_waiter* w, bool may_transfer) noexcept {
-    auto* c = static_cast<gather_child*>(w);
-    gather_op* self = c->op;
-    c->registered = false;
-    --self->remaining;
-    if (!self->first_failure && ended_badly(c->state)) self->first_failure = c->state;
-    task_state_base* t = self->task;
-    if (self->woken || !self->ready() || t->parked != self) return {};
-    self->woken = true;
-    self->unregister();
-    return self->wake_from_task(may_transfer);
-}
-
 namespace {
-void mark_retrieved(task_state_base* s) noexcept {
-    s->retrieved = true;
-    loop_core::forget_failed(s);
-}
+// True for a child that ended with an exception or was cancelled.
+bool ended_badly(const task_state_base& s) noexcept { return s.cancelled() || s.failed(); }
 } // namespace
 
-void gather_op::rethrow_outcome() {
-    if (!settle && first_failure) {
-        // asyncio marks the other children's exceptions retrieved, also those
-        // that come after the gather returned.
-        for (std::size_t i = 0; i < count; ++i) {
-            task_state_base* s = children[i].state;
-            if (s == first_failure) continue;
-            if (s->done()) {
-                mark_retrieved(s);
-            } else {
-                task_handle<> keep = task_handle<>::adopt(s);
-                s->add_ref();
-                add_done_callback(s, [keep] { mark_retrieved(keep.state()); });
-            }
-        }
-        first_failure->rethrow_if_failed();
-    }
-    if (cancel_requested) throw cancelled_error(task->extra ? task->extra->cancel_message : std::string());
+void gather_op::add(const task_handle<>& child) {
+    task_state_base* s = child.state();
+    all_.push_back(s);
+    children_.add(child);
+    if (!first_failure_ && s->done() && ended_badly(*s)) first_failure_ = s;
 }
 
-std::exception_ptr take_error(task_state_base* s) {
-    if (s->status == task_status::finished && !s->error()) return {};
-    try {
-        s->rethrow_if_failed();
-    } catch (...) {
-        return std::current_exception();
+cancel_outcome gather_op::cancel() noexcept {
+    cancel_requested_ = true;
+    if (children_.cancel_all(cancel_message())) return cancel_outcome::handed_on; // we wake when they end
+    children_.stop();
+    return cancel_outcome::stopped;
+}
+
+std::coroutine_handle<> gather_op::child_done(task_state_base& c, std::size_t, bool may_transfer) noexcept {
+    if (!first_failure_ && ended_badly(c)) first_failure_ = &c;
+    if (!waiting() || !ready()) return {};
+    children_.stop();
+    return wake_transfer(may_transfer);
+}
+
+void gather_op::result() {
+    children_.stop();
+    if (settle_) {
+        for (task_state_base* c : all_) c->mark_retrieved();
+    } else if (first_failure_) {
+        // asyncio marks the other children's exceptions retrieved, also those
+        // that come after the gather returned.
+        for (task_state_base* c : all_) {
+            if (c == first_failure_) continue;
+            if (c->done()) {
+                c->mark_retrieved();
+            } else {
+                task_handle<> keep = task_handle<>::share(c);
+                add_done_callback(*c, [keep] { keep.state()->mark_retrieved(); });
+            }
+        }
+        first_failure_->rethrow_if_failed();
     }
-    return {};
+    if (cancel_requested_) task()->throw_cancellation();
 }
 
 } // namespace uvasync::detail

@@ -2,6 +2,7 @@
 // start_server and start_unix_server.
 #include "stream_conn.hpp"
 
+#include <uvasync/detail/operation.hpp>
 #include <uvasync/event_loop.hpp>
 #include <uvasync/server.hpp>
 #include <uvasync/task_handle.hpp>
@@ -30,6 +31,8 @@ struct listener {
     uv_stream_t* stream() noexcept { return reinterpret_cast<uv_stream_t*>(&h); }
 };
 
+class server_wait_op;
+
 // The state of a server, shared by its `server` handle, its listening
 // sockets (until their close callbacks) and its open connections.
 struct server_state final : loop_core::resource {
@@ -48,9 +51,9 @@ struct server_state final : loop_core::resource {
     std::string path; // Unix
     dev_t dev = 0;
     ino_t ino = 0;
-    stream_conn* clients = nullptr;
-    op_list closed_waiters;
-    op_list forever_waiters;
+    intrusive_list<stream_conn, client_tag> clients;
+    intrusive_list<server_wait_op> closed_waiters;  // wait_closed()
+    intrusive_list<server_wait_op> forever_waiters; // serve_forever()
 
     static server make(server_state* s) noexcept { return server(s); }
     static server_state* of(server& srv) noexcept { return srv.s_; }
@@ -59,14 +62,14 @@ struct server_state final : loop_core::resource {
     void release() noexcept {
         if (--refs == 0) delete this;
     }
-    bool fully_closed() const noexcept { return closed && open_listeners == 0 && !clients; }
+    bool fully_closed() const noexcept { return closed && open_listeners == 0 && clients.empty(); }
 
     // A listening handle; for TCP the socket exists at once (of `family`),
     // so that options can be set before bind.
     listener* new_listener(int family = AF_UNSPEC) {
         auto* l = new listener;
         l->s = this;
-        uv_loop_t* uv = loop->self().native_handle();
+        uv_loop_t* uv = loop->owner().native_handle();
         int rc = is_pipe ? uv_pipe_init(uv, &l->h.pipe, 0)
                          : uv_tcp_init_ex(uv, &l->h.tcp, static_cast<unsigned>(family));
         if (rc < 0) {
@@ -126,7 +129,7 @@ struct server_state final : loop_core::resource {
     void close() noexcept {
         if (closed) return;
         closed = true;
-        if (!loop_gone) loop->remove_resource(this);
+        if (!loop_gone) list_hook<resource_tag>::unlink(); // off the loop's resources
         for (listener* l : listeners) uv_close(l->handle(), &on_listener_closed);
         listeners.clear();
         addrs.clear();
@@ -134,36 +137,34 @@ struct server_state final : loop_core::resource {
             struct stat st {};
             if (::stat(path.c_str(), &st) == 0 && st.st_dev == dev && st.st_ino == ino) ::unlink(path.c_str());
         }
-        if (!loop_gone) forever_waiters.wake_all_soon();
+        if (!loop_gone) wake_all(forever_waiters);
         maybe_wake_closed();
     }
 
     void maybe_wake_closed() noexcept {
-        if (!loop_gone && fully_closed()) closed_waiters.wake_all_soon();
+        if (!loop_gone && fully_closed()) wake_all(closed_waiters);
     }
+    // Through the ready queue: close() may be called from inside a task.
+    static void wake_all(intrusive_list<server_wait_op>& waiters) noexcept;
 
     void close_for_loop() noexcept override {
         loop_gone = true;
-        closed_waiters.forget();
-        forever_waiters.forget();
+        closed_waiters.clear();
+        forever_waiters.clear();
         close();
     }
 
     template <class F> void for_each_client(F f) {
-        for (stream_conn* c = clients; c;) {
-            stream_conn* next = c->srv_next;
+        for (stream_conn* c = clients.front(); c;) {
+            stream_conn* next = clients.next(c);
             f(c);
             c = next;
         }
     }
-
 };
 
 void server_client_closed(server_state* s, stream_conn* c) noexcept {
-    if (c->srv_prev) c->srv_prev->srv_next = c->srv_next;
-    else s->clients = c->srv_next;
-    if (c->srv_next) c->srv_next->srv_prev = c->srv_prev;
-    c->srv_prev = c->srv_next = nullptr;
+    c->list_hook<client_tag>::unlink();
     s->maybe_wake_closed();
     s->release();
 }
@@ -189,8 +190,8 @@ task<> run_client(std::shared_ptr<const client_connected_handler> fn, stream_rea
     } catch (...) {
         std::string name;
         if (auto t = current_task()) name = t->get_name();
-        get_running_loop().core().report_exception("Unhandled exception in client_connected_cb",
-                                                    std::current_exception(), std::move(name));
+        get_running_loop().core().report("Unhandled exception in client_connected_cb", std::current_exception(),
+                                         std::move(name));
     }
 }
 
@@ -203,11 +204,11 @@ void server_state::on_connection(uv_stream_t* ls, int status) {
     if (status < 0 || s->closed) return; // (EMFILE & co: libuv retries later)
     stream_conn* c;
     try {
-        c = stream_conn::create(s->loop, s->is_pipe ? stream_conn::kind::pipe : stream_conn::kind::tcp, s->limit);
+        c = stream_conn::create(*s->loop, s->is_pipe ? stream_conn::kind::pipe : stream_conn::kind::tcp, s->limit);
     } catch (...) {
         return;
     }
-    if (uv_accept(ls, c->stream()) < 0) {
+    if (uv_accept(ls, c->stream) < 0) {
         c->abort();
         c->release();
         return;
@@ -215,57 +216,43 @@ void server_state::on_connection(uv_stream_t* ls, int status) {
     c->setup_accepted_or_connected();
     c->srv = s;
     s->add_ref();
-    c->srv_next = s->clients;
-    if (s->clients) s->clients->srv_prev = c;
-    s->clients = c;
+    s->clients.push_back(c);
     try {
         auto rw = c->make_pair();
-        s->loop->self().create_task(run_client(s->handler, std::move(rw.first), std::move(rw.second)));
+        s->loop->owner().create_task(run_client(s->handler, std::move(rw.first), std::move(rw.second)));
     } catch (...) {
         // the reader and writer are gone: the connection closes
     }
 }
 
-// serve_forever's wait: cancelling it closes the server.
-struct serve_op : list_op {
-    server_state* s;
-    explicit serve_op(server_state* st) noexcept : s(st) { s->add_ref(); }
-    ~serve_op() {
-        unlink();
-        s->release();
-    }
-    bool await_ready() const noexcept { return false; }
-    template <class P> bool await_suspend(std::coroutine_handle<P> h) noexcept {
-        if (!park(h.promise().root, h)) return false;
-        abort = &on_abort;
-        s->forever_waiters.push(this);
+// wait_closed() and serve_forever(): cancelling serve_forever closes the server.
+class server_wait_op final : public operation<server_wait_op>, public list_hook<> {
+public:
+    enum class what : std::uint8_t { closed, serving };
+    server_wait_op(server_state* s, what w) noexcept : s_(s), what_(w) { s_->add_ref(); }
+    ~server_wait_op() { s_->release(); }
+
+    bool ready() const noexcept { return what_ == what::closed ? s_->fully_closed() : s_->closed; }
+    bool start() noexcept {
+        (what_ == what::closed ? s_->closed_waiters : s_->forever_waiters).push_back(this);
         return true;
     }
-    void await_resume() const { throw_if_cancelled(); }
-    static bool on_abort(parked_op* op) noexcept {
-        auto* self = static_cast<serve_op*>(op);
-        self->unlink();
-        self->s->close();
-        return false;
+    cancel_outcome cancel() noexcept {
+        unlink();
+        if (what_ == what::serving) s_->close();
+        return cancel_outcome::stopped;
     }
+    void result() const noexcept {}
+    const char* kind() const noexcept override { return what_ == what::closed ? "wait_closed" : "serve_forever"; }
+
+private:
+    server_state* s_;
+    what what_;
 };
 
-struct server_wait_op : list_op {
-    server_state* s;
-    explicit server_wait_op(server_state* st) noexcept : s(st) { s->add_ref(); }
-    ~server_wait_op() {
-        unlink();
-        s->release();
-    }
-    bool await_ready() const noexcept { return false; }
-    template <class P> bool await_suspend(std::coroutine_handle<P> h) noexcept {
-        if (!park(h.promise().root, h)) return false;
-        abort = &list_op::on_abort;
-        s->closed_waiters.push(this);
-        return true;
-    }
-    void await_resume() const { throw_if_cancelled(); }
-};
+void server_state::wake_all(intrusive_list<server_wait_op>& waiters) noexcept {
+    while (server_wait_op* w = waiters.pop_front()) w->wake_soon();
+}
 
 namespace {
 
@@ -284,7 +271,7 @@ server_state* new_server_state(client_connected_handler& handler, const server_o
     s->handler = std::make_shared<const client_connected_handler>(std::move(handler));
     s->limit = o.limit;
     s->is_pipe = is_pipe;
-    s->loop->add_resource(s);
+    s->loop->add_resource(*s);
     return s;
 }
 
@@ -332,10 +319,7 @@ void server::abort_clients() {
 
 task<> server::wait_closed() {
     detail::server_state* s = detail::state_of(s_, "wait_closed");
-    while (!s->fully_closed()) {
-        detail::server_wait_op op(s);
-        co_await op;
-    }
+    while (!s->fully_closed()) co_await detail::server_wait_op(s, detail::server_wait_op::what::closed);
 }
 
 task<> server::serve_forever() {
@@ -354,10 +338,7 @@ task<> server::serve_forever() {
             s->release();
         }
     } serving(s);
-    while (!s->closed) {
-        detail::serve_op op(s);
-        co_await op;
-    }
+    while (!s->closed) co_await detail::server_wait_op(s, detail::server_wait_op::what::serving);
 }
 
 // ---- start_server ------------------------------------------------------------

@@ -1,4 +1,5 @@
 // wait_signal: one uv_signal_t per awaited signal, for the wait's duration.
+#include <uvasync/detail/operation.hpp>
 #include <uvasync/event_loop.hpp>
 #include <uvasync/signals.hpp>
 
@@ -7,36 +8,32 @@
 namespace uvasync::detail {
 
 namespace {
-struct signal_wait_op : parked_op {
+// One uv_signal_t per awaited signal, for the wait's duration.
+class signal_wait_op final : public operation<signal_wait_op> {
+public:
     std::vector<uv_handle<uv_signal_t>> handles;
-    int arrived = 0;
 
-    signal_wait_op() = default;
-    signal_wait_op(const signal_wait_op&) = delete;
-
-    bool await_ready() const noexcept { return false; }
-    template <class P> bool await_suspend(std::coroutine_handle<P> h) noexcept {
-        if (!park(h.promise().root, h)) return false;
-        abort = &on_abort;
+    bool start() noexcept {
         for (auto& s : handles) s->data = this;
         return true;
     }
-    int await_resume() const {
-        throw_if_cancelled();
-        return arrived;
+    cancel_outcome cancel() noexcept {
+        handles.clear();
+        return cancel_outcome::stopped;
     }
+    int result() const noexcept { return arrived_; }
+    const char* kind() const noexcept override { return "wait_signal"; }
 
     static void on_signal(uv_signal_t* h, int signum) {
         auto* self = static_cast<signal_wait_op*>(h->data);
-        if (!self || self->arrived) return;
-        self->arrived = signum;
+        if (!self || self->arrived_) return;
+        self->arrived_ = signum;
         self->handles.clear(); // stops them all
         self->wake_now();
     }
-    static bool on_abort(parked_op* op) noexcept {
-        static_cast<signal_wait_op*>(op)->handles.clear();
-        return false;
-    }
+
+private:
+    int arrived_ = 0;
 };
 } // namespace
 

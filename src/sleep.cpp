@@ -2,9 +2,6 @@
 
 namespace uvasync::detail {
 
-task<> sleep_ns(std::int64_t delay_ns) {
-    sleep_op op(delay_ns);
-    co_await op;
-}
+task<> sleep_ns(std::int64_t delay_ns) { co_await sleep_op(delay_ns); }
 
 } // namespace uvasync::detail

@@ -11,7 +11,9 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <memory>
+#include <new>
 #include <stdexcept>
 #include <vector>
 
@@ -19,58 +21,45 @@ namespace uvasync {
 
 namespace detail {
 
-// ---- intrusive lists of parked operations -----------------------------
-
-list_op::~list_op() { unlink(); }
-
-void list_op::unlink() noexcept {
-    if (!list) return;
-    if (prev) prev->next = next;
-    else list->head = next;
-    if (next) next->prev = prev;
-    else list->tail = prev;
-    prev = next = nullptr;
-    list = nullptr;
-}
-
-void op_list::push(list_op* op) noexcept {
-    op->list = this;
-    op->next = nullptr;
-    op->prev = tail;
-    if (tail) tail->next = op;
-    else head = op;
-    tail = op;
-}
-
-list_op* op_list::pop() noexcept {
-    list_op* op = head;
-    if (op) op->unlink();
-    return op;
-}
-
-void op_list::wake_all() noexcept {
-    // Those parked now only: a woken task that parks again waits for the
-    // next wake-up, and one cancelled meanwhile leaves the snapshot.
-    op_list snapshot;
-    snapshot.head = std::exchange(head, nullptr);
-    snapshot.tail = std::exchange(tail, nullptr);
-    for (list_op* op = snapshot.head; op; op = op->next) op->list = &snapshot;
-    while (list_op* op = snapshot.pop()) op->wake_now();
-}
-
-void op_list::wake_all_soon() noexcept {
-    while (list_op* op = pop()) op->wake_soon();
-}
-
-void op_list::forget() noexcept {
-    head = tail = nullptr; // the frames that held them are gone
-}
-
 // ---- buffers ------------------------------------------------------------
 
 char* shared_read_buffer() noexcept {
     thread_local std::unique_ptr<char[]> buffer(new char[shared_read_size]);
     return buffer.get();
+}
+
+namespace {
+// Strings that were read, written and sent: a read(n) reuses their buffers,
+// so the asyncio way of echoing (read, write(std::move(data)), drain)
+// allocates nothing once warm.
+// (Kept as raw storage: moving a string in and out by construction is
+// cheaper than move-assigning it.)
+struct string_bin {
+    static constexpr std::size_t max_strings = 16;
+    static constexpr std::size_t max_capacity = 64 * 1024;
+    alignas(std::string) unsigned char slots[max_strings][sizeof(std::string)];
+    std::size_t count = 0;
+    std::string* slot(std::size_t i) noexcept { return std::launder(reinterpret_cast<std::string*>(slots[i])); }
+    ~string_bin() {
+        while (count) slot(--count)->~basic_string();
+    }
+};
+thread_local string_bin t_strings;
+} // namespace
+
+std::string reused_string() noexcept {
+    string_bin& b = t_strings;
+    if (b.count == 0) return {};
+    std::string* s = b.slot(--b.count);
+    std::string out(std::move(*s));
+    s->~basic_string();
+    return out;
+}
+
+void reuse_string(std::string&& s) noexcept {
+    string_bin& b = t_strings;
+    if (b.count < string_bin::max_strings && s.capacity() <= string_bin::max_capacity && s.capacity() > 15)
+        ::new (static_cast<void*>(b.slots[b.count++])) std::string(std::move(s));
 }
 
 namespace {
@@ -105,7 +94,7 @@ void put_req(write_req* r) noexcept {
     if (r->data.capacity() > pool_keep_capacity) std::string().swap(r->data);
     else r->data.clear();
     r->off = r->bytes = 0;
-    r->conn = nullptr;
+    r->set_owner(nullptr);
     r->next_free = t_pool.head;
     t_pool.head = r;
     ++t_pool.count;
@@ -119,22 +108,27 @@ void check_limit(std::size_t limit, const char* what) {
 
 // ---- stream_conn: lifecycle ---------------------------------------------
 
-stream_conn* stream_conn::create(loop_core* loop, kind k, std::size_t limit) {
+stream_conn* stream_conn::create(loop_core& loop, kind k, std::size_t limit) {
     auto* c = new stream_conn;
-    c->loop = loop;
+    c->loop = &loop;
     c->type = k;
     c->limit = limit;
-    uv_loop_t* uv = loop->self().native_handle();
+    uv_loop_t* uv = loop.owner().native_handle();
     int rc = k == kind::tcp ? uv_tcp_init(uv, &c->h.tcp) : uv_pipe_init(uv, &c->h.pipe, 0);
     if (rc < 0) {
         delete c;
         throw_uv_error(rc, "socket");
     }
     c->handle()->data = c;
+    c->stream = reinterpret_cast<uv_stream_t*>(&c->h);
     c->refs = 2; // the caller's and the handle's
-    loop->add_resource(c);
+    loop.add_resource(*c);
     return c;
 }
+
+void stream_core::destroy() noexcept { delete stream_conn::of(this); }
+
+void stream_core::resume_reading() noexcept { stream_conn::of(this)->maybe_resume_reading(); }
 
 stream_conn::~stream_conn() {
     std::free(own);
@@ -154,17 +148,17 @@ std::pair<stream_reader, stream_writer> stream_conn::make_pair() {
 
 int stream_conn::start_reading() noexcept {
     if (reading || paused_reading || handle_closing || eof) return 0;
-    int rc = uv_read_start(stream(), &on_alloc, &on_read);
+    int rc = uv_read_start(stream, &on_alloc, &on_read);
     if (rc == 0) reading = true;
     return rc;
 }
 
 void stream_conn::close() noexcept {
     if (closing) return;
-    closing = true;
+    closing = write_closed = true;
     if (handle_closing) return;
     if (reading) {
-        uv_read_stop(stream());
+        uv_read_stop(stream);
         reading = false;
     }
     paused_reading = false;
@@ -175,7 +169,7 @@ void stream_conn::close() noexcept {
 }
 
 void stream_conn::abort() noexcept {
-    closing = true;
+    closing = write_closed = true;
     if (!handle_closing) close_handle();
 }
 
@@ -186,12 +180,22 @@ void stream_conn::lose(int status) noexcept {
 }
 
 void stream_conn::close_handle() noexcept {
-    handle_closing = true;
+    handle_closing = write_closed = true;
     eof = true;
     reading = false;
     if (staged) put_req(std::exchange(staged, nullptr));
-    if (!loop_gone) loop->remove_resource(this);
+    if (!loop_gone) list_hook<resource_tag>::unlink(); // off the loop's resources
     uv_close(handle(), &on_close);
+}
+
+void stream_conn::wake_all(intrusive_list<conn_wait_op>& list) noexcept {
+    // Those waiting now only: a woken task that waits again waits for the
+    // next wake-up, and one cancelled meanwhile leaves the snapshot.
+    intrusive_list<conn_wait_op> now;
+    now.splice_back(list);
+    add_ref();
+    while (conn_wait_op* op = now.pop_front()) op->wake_now();
+    release();
 }
 
 void stream_conn::on_close(uv_handle_t* hd) {
@@ -199,9 +203,9 @@ void stream_conn::on_close(uv_handle_t* hd) {
     c->closed = true;
     if (!c->loop_gone) {
         c->add_ref();
-        if (parked_op* w = std::exchange(c->read_waiter, nullptr)) w->wake_now();
-        c->drain_waiters.wake_all();
-        c->closed_waiters.wake_all();
+        c->wake_reader();
+        c->wake_all(c->drain_waiters);
+        c->wake_all(c->closed_waiters);
         c->release();
     }
     if (server_state* s = std::exchange(c->srv, nullptr)) server_client_closed(s, c);
@@ -209,14 +213,14 @@ void stream_conn::on_close(uv_handle_t* hd) {
 }
 
 void stream_conn::close_for_loop() noexcept {
-    // The loop is closing: every task frame is gone already, so the parked
+    // The loop is closing: every task frame is gone already, so the waiting
     // operations are too. Close the socket; touch the loop no more.
     loop_gone = true;
-    read_waiter = nullptr;
-    connect_waiter = nullptr;
-    drain_waiters.forget();
-    closed_waiters.forget();
-    closing = true;
+    reader = nullptr;
+    want = nullptr;
+    drain_waiters.clear();
+    closed_waiters.clear();
+    closing = write_closed = true;
     if (!handle_closing) close_handle();
 }
 
@@ -224,13 +228,57 @@ void stream_conn::close_for_loop() noexcept {
 
 void stream_conn::on_alloc(uv_handle_t* h, std::size_t, uv_buf_t* buf) {
     auto* c = static_cast<stream_conn*>(h->data);
-    if (c && c->direct) { // a reader lends its own buffer
-        buf->base = c->direct;
-        buf->len = c->direct_len;
+    if (c && c->want && !c->want->into.empty()) { // a reader lends its own buffer
+        buf->base = c->want->into.data();
+        buf->len = c->want->into.size();
         return;
     }
     buf->base = shared_read_buffer();
     buf->len = shared_read_size;
+}
+
+bool stream_conn::satisfied(read_want& w) noexcept {
+    if (error || eof) return true;
+    switch (w.what) {
+    case read_want::kind::any:
+        return w.n == 0 || rn > 0 || w.got > 0;
+    case read_want::kind::exactly:
+        return rn >= w.n;
+    case read_want::kind::line:
+        return line_found(w);
+    case read_want::kind::until:
+        return separator_found(w);
+    }
+    return true;
+}
+
+bool stream_conn::line_found(read_want& w) noexcept {
+    if (rn > w.scanned) {
+        if (const void* nl = std::memchr(rp + w.scanned, '\n', rn - w.scanned)) {
+            w.found = static_cast<std::size_t>(static_cast<const char*>(nl) - rp);
+            return true;
+        }
+        w.scanned = rn;
+    }
+    return rn > limit;
+}
+
+bool stream_conn::separator_found(read_want& w) noexcept {
+    const std::size_t seplen = w.separator.size();
+    if (rn >= w.scanned + seplen) {
+        const std::size_t f = std::string_view(rp, rn).find(w.separator, w.scanned);
+        if (f != std::string_view::npos) {
+            w.found = f;
+            return true;
+        }
+        w.scanned = rn + 1 - seplen;
+    }
+    return w.scanned > limit;
+}
+
+void stream_conn::wake_reader() noexcept {
+    want = nullptr;
+    if (operation_base* r = std::exchange(reader, nullptr)) r->wake_now();
 }
 
 void stream_conn::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
@@ -240,7 +288,7 @@ void stream_conn::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
         if (nread == UV_EOF) {
             c->eof = true;
             c->reading = false; // libuv stopped reading
-            if (parked_op* w = std::exchange(c->read_waiter, nullptr)) w->wake_now();
+            c->wake_reader();
         } else {
             c->lose(static_cast<int>(nread)); // the reader hears of it from the close callback
         }
@@ -248,21 +296,18 @@ void stream_conn::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
     }
     if (!c->reader_alive) return; // nobody will read it
     const auto n = static_cast<std::size_t>(nread);
-    if (c->direct && buf->base == c->direct) { // landed in the waiting reader's buffer
-        c->direct = nullptr;
-        c->direct_got = n;
-        if (parked_op* w = std::exchange(c->read_waiter, nullptr)) w->wake_now();
-        return;
-    }
     // (The handle's reference keeps `c` alive: its close callback cannot run
     // before this returns, whatever the woken reader does.)
-    if (c->rn == 0 && c->read_waiter) {
-        // Hand the bytes to the waiting reader where they are; keep only
-        // what it leaves.
+    if (c->want && !c->want->into.empty() && buf->base == c->want->into.data()) {
+        c->want->got = n; // landed in the waiting reader's buffer
+        c->wake_reader();
+    } else if (c->rn == 0 && c->reader) {
+        // Offer the chunk to the waiting reader where it is; keep only what
+        // it leaves.
         c->in_shared = true;
         c->rp = buf->base;
         c->rn = n;
-        std::exchange(c->read_waiter, nullptr)->wake_now();
+        if (c->want->what == read_want::kind::any || c->satisfied(*c->want)) c->wake_reader();
         c->in_shared = false;
         const char* left = c->rp;
         const std::size_t nleft = c->rn;
@@ -271,12 +316,12 @@ void stream_conn::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
         if (nleft && c->reader_alive) c->append(left, nleft);
     } else {
         c->append(buf->base, n);
-        if (parked_op* w = std::exchange(c->read_waiter, nullptr)) w->wake_now();
+        if (c->reader && (c->want->what == read_want::kind::any || c->satisfied(*c->want))) c->wake_reader();
     }
     // asyncio's flow control: stop reading above 2 x limit unread (unless
     // a reader waits for more: asyncio resumes reading for a waiting reader).
-    if (c->reading && c->rn > 2 * c->limit && !c->read_waiter) {
-        uv_read_stop(c->stream());
+    if (c->reading && c->rn > 2 * c->limit && !c->reader) {
+        uv_read_stop(c->stream);
         c->reading = false;
         c->paused_reading = true;
     }
@@ -288,8 +333,8 @@ void stream_conn::append(const char* p, std::size_t n) {
         if (rn + n <= cap / 2) { // plenty of room at the front: compact
             std::memmove(own, rp, rn);
         } else {
-            const std::size_t want = std::max({cap * 2, rn + n, std::size_t(4096)});
-            auto* fresh = static_cast<char*>(std::malloc(want));
+            const std::size_t want_size = std::max({cap * 2, rn + n, std::size_t(4096)});
+            auto* fresh = static_cast<char*>(std::malloc(want_size));
             if (!fresh) {
                 lose(UV_ENOBUFS);
                 return;
@@ -297,7 +342,7 @@ void stream_conn::append(const char* p, std::size_t n) {
             if (rn) std::memcpy(fresh, rp, rn);
             std::free(own);
             own = fresh;
-            cap = want;
+            cap = want_size;
         }
         off = 0;
     }
@@ -306,15 +351,9 @@ void stream_conn::append(const char* p, std::size_t n) {
     rn += n;
 }
 
-void stream_conn::consume(std::size_t n) noexcept {
-    rp += n;
-    rn -= n;
-    if (rn == 0 && !in_shared) rp = own;
-    if (paused_reading && rn <= limit) maybe_resume_reading();
-}
-
 std::string stream_conn::take(std::size_t n) {
-    std::string out(rp, n);
+    std::string out = reused_string();
+    out.assign(rp, n);
     consume(n);
     return out;
 }
@@ -338,7 +377,8 @@ void stream_conn::throw_read_error(const char* what) const { throw_uv_error(erro
 
 void stream_conn::release_reader() noexcept {
     reader_alive = false;
-    read_waiter = nullptr;
+    reader = nullptr;
+    want = nullptr;
     if (!in_shared) {
         std::free(own);
         own = nullptr;
@@ -351,6 +391,96 @@ void stream_conn::release_reader() noexcept {
     release();
 }
 
+// ---- the reads ----------------------------------------------------------
+
+bool read_ready(stream_core* core, read_want& w) noexcept { return stream_conn::of(core)->satisfied(w); }
+
+void read_wait(stream_core* core, read_want& w, operation_base& op) {
+    stream_conn* c = stream_conn::of(core);
+    if (c->reader)
+        throw std::runtime_error(std::string(op.kind()) +
+                                 ": another task is already waiting for incoming data on this stream");
+    c->reader = &op;
+    c->want = &w;
+    c->free_buffer_if_empty();
+    c->maybe_resume_reading(); // a waiting reader always reads (asyncio's _wait_for_data)
+}
+
+void read_unwait(stream_core* c, read_want& w) noexcept {
+    if (c->want != &w) return;
+    c->reader = nullptr;
+    c->want = nullptr;
+}
+
+std::string take_some(stream_core* core, read_want& w) {
+    stream_conn* c = stream_conn::of(core);
+    if (w.n == 0) return {};
+    if (c->rn) return c->take(std::min(w.n, c->rn));
+    if (c->error) c->throw_read_error("read");
+    return {}; // EOF
+}
+
+std::size_t take_into(stream_core* core, read_want&) { // (the bytes are taken inline)
+    stream_conn* c = stream_conn::of(core);
+    if (c->error) c->throw_read_error("read");
+    return 0; // EOF, or an empty buffer
+}
+
+std::string take_exactly(stream_core* core, read_want& w) {
+    stream_conn* c = stream_conn::of(core);
+    if (c->rn >= w.n) return c->take(w.n);
+    if (c->error) c->throw_read_error("readexactly");
+    throw incomplete_read_error(c->take(c->rn), w.n);
+}
+
+std::string take_line(stream_core* core, read_want& w) {
+    stream_conn* c = stream_conn::of(core);
+    if (w.found == std::string_view::npos) c->satisfied(w); // (the search is idempotent)
+    if (const std::size_t pos = w.found; pos != std::string_view::npos) {
+        if (pos > c->limit) {
+            c->consume(pos + 1); // the over-long line goes, as asyncio does
+            throw limit_overrun_error("readline: separator is found, but chunk is longer than the limit", pos);
+        }
+        return c->take(pos + 1);
+    }
+    if (c->rn > c->limit) {
+        const std::size_t consumed = c->rn;
+        c->consume(c->rn);
+        throw limit_overrun_error("readline: separator is not found, and chunk exceeds the limit", consumed);
+    }
+    if (c->error) c->throw_read_error("readline");
+    return c->take(c->rn); // EOF: what is left
+}
+
+std::string take_until(stream_core* core, read_want& w) {
+    stream_conn* c = stream_conn::of(core);
+    if (w.found == std::string_view::npos) c->satisfied(w);
+    if (const std::size_t pos = w.found; pos != std::string_view::npos) {
+        if (pos > c->limit)
+            throw limit_overrun_error("readuntil: separator is found, but chunk is longer than the limit", pos);
+        return c->take(pos + w.separator.size());
+    }
+    if (w.scanned > c->limit)
+        throw limit_overrun_error("readuntil: separator is not found, and chunk exceeds the limit", w.scanned);
+    if (c->error) c->throw_read_error("readuntil");
+    throw incomplete_read_error(c->take(c->rn), 0);
+}
+
+// ---- drain and wait_closed ---------------------------------------------------
+
+bool conn_wait_op::start() noexcept {
+    stream_conn* c = stream_conn::of(c_);
+    (what_ == what::drain ? c->drain_waiters : c->closed_waiters).push_back(this);
+    c->add_ref();
+    held_ = true;
+    return true;
+}
+
+void conn_wait_op::throw_lost() const {
+    if (c_->error) throw make_uv_error(c_->error, "drain");
+    throw make_uv_error(UV_ECONNRESET, "drain: connection lost");
+}
+
 // ---- stream_conn: writing -----------------------------------------------
 
 void stream_conn::check_writable(const char* what) const {
@@ -361,18 +491,23 @@ void stream_conn::check_writable(const char* what) const {
 void stream_conn::write(std::string_view sv) {
     check_writable("write");
     if (handle_closing || sv.empty()) return; // lost: dropped, as asyncio does
+    int n = UV_EAGAIN;
     if (!staged && inflight == 0) {
         uv_buf_t b;
         b.base = const_cast<char*>(sv.data());
         b.len = sv.size();
-        const int n = uv_try_write(stream(), &b, 1);
+        n = uv_try_write(stream, &b, 1);
         if (n >= 0 && static_cast<std::size_t>(n) == sv.size()) return;
-        if (n < 0 && n != UV_EAGAIN) {
-            lose(n);
-            return;
-        }
-        if (n > 0) sv.remove_prefix(static_cast<std::size_t>(n));
     }
+    queue(sv, n);
+}
+
+void stream_conn::queue(std::string_view sv, int sent) {
+    if (sent < 0 && sent != UV_EAGAIN) {
+        lose(sent);
+        return;
+    }
+    if (sent > 0) sv.remove_prefix(static_cast<std::size_t>(sent));
     if (staged) {
         staged->data.append(sv);
     } else {
@@ -386,19 +521,26 @@ void stream_conn::write(std::string_view sv) {
 void stream_conn::write(std::string&& s) {
     check_writable("write");
     if (handle_closing || s.empty()) return;
-    std::size_t sent = 0;
+    int n = UV_EAGAIN;
     if (!staged && inflight == 0) {
         uv_buf_t b;
         b.base = s.data();
         b.len = s.size();
-        const int n = uv_try_write(stream(), &b, 1);
-        if (n >= 0 && static_cast<std::size_t>(n) == s.size()) return;
-        if (n < 0 && n != UV_EAGAIN) {
-            lose(n);
+        n = uv_try_write(stream, &b, 1);
+        if (n >= 0 && static_cast<std::size_t>(n) == s.size()) {
+            reuse_string(std::move(s));
             return;
         }
-        if (n > 0) sent = static_cast<std::size_t>(n);
     }
+    queue(std::move(s), n);
+}
+
+void stream_conn::queue(std::string&& s, int sent_or_error) {
+    if (sent_or_error < 0 && sent_or_error != UV_EAGAIN) {
+        lose(sent_or_error);
+        return;
+    }
+    const std::size_t sent = sent_or_error > 0 ? static_cast<std::size_t>(sent_or_error) : 0;
     if (staged) {
         staged->data.append(s, sent);
     } else {
@@ -413,12 +555,11 @@ void stream_conn::write(std::string&& s) {
 void stream_conn::submit_staged() noexcept {
     write_req* r = std::exchange(staged, nullptr);
     r->bytes = r->data.size() - r->off;
-    r->conn = this;
-    r->req.data = r;
+    r->set_owner(this);
     uv_buf_t b;
     b.base = r->data.data() + r->off;
     b.len = r->bytes;
-    if (int rc = uv_write(&r->req, stream(), &b, 1, &on_write); rc < 0) {
+    if (int rc = uv_write(&r->req, stream, &b, 1, &on_write); rc < 0) {
         put_req(r);
         lose(rc);
         return;
@@ -428,8 +569,8 @@ void stream_conn::submit_staged() noexcept {
 }
 
 void stream_conn::on_write(uv_write_t* req, int status) {
-    auto* r = static_cast<write_req*>(req->data);
-    stream_conn* c = r->conn;
+    auto* r = static_cast<write_req*>(write_req::of(req));
+    stream_conn* c = r->owner();
     --c->inflight;
     c->inflight_bytes -= r->bytes;
     put_req(r);
@@ -453,25 +594,27 @@ void stream_conn::after_flush() noexcept {
     }
     if (paused_writing && write_buffer_size() <= low_water) {
         paused_writing = false;
-        if (!loop_gone && !drain_waiters.empty()) {
-            add_ref();
-            drain_waiters.wake_all();
-            release();
-        }
+        if (!loop_gone) wake_all(drain_waiters);
     }
 }
 
 void stream_conn::write_eof() {
     if (eof_requested || closing || handle_closing) return;
-    eof_requested = true;
+    eof_requested = write_closed = true;
     if (inflight == 0 && !staged) do_shutdown();
 }
 
 void stream_conn::do_shutdown() noexcept {
     shutdown_started = true;
-    shutdown_req.data = this;
+    using request = uv_request<uv_shutdown_t, stream_conn>;
+    request* r;
+    try {
+        r = new request(this);
+    } catch (...) {
+        return; // out of memory: the peer will see the close instead
+    }
     // A failure (the peer is gone) shows up on the next read or write.
-    uv_shutdown(&shutdown_req, stream(), [](uv_shutdown_t*, int) {});
+    if (uv_shutdown(&r->req, stream, [](uv_shutdown_t* q, int) { delete request::of(q); }) < 0) delete r;
 }
 
 void stream_conn::release_writer() noexcept {
@@ -482,16 +625,20 @@ void stream_conn::release_writer() noexcept {
 
 namespace {
 
-stream_conn* conn_of(stream_conn* c, const char* what) {
-    if (!c) throw std::logic_error(std::string(what) + ": the stream is not connected (moved from?)");
-    return c;
+stream_conn* conn_of(stream_core* c, const char* what) { return stream_conn::of(connected(c, what)); }
+
+} // namespace
+
+void throw_not_connected(const char* what) {
+    throw std::logic_error(std::string(what) + ": the stream is not connected (moved from?)");
 }
 
-void check_single_reader(stream_conn* c, const char* what) {
-    if (c->read_waiter)
-        throw std::runtime_error(std::string(what) +
-                                 ": another task is already waiting for incoming data on this stream");
-}
+void write_queued(stream_core* c, std::string_view data, int sent) { stream_conn::of(c)->queue(data, sent); }
+void write_queued(stream_core* c, std::string&& data, int sent) { stream_conn::of(c)->queue(std::move(data), sent); }
+void write_checked(stream_core* c, std::string_view data) { conn_of(c, "write")->write(data); }
+void write_checked(stream_core* c, std::string&& data) { conn_of(c, "write")->write(std::move(data)); }
+
+namespace {
 
 // Owns a connection being set up; aborts it unless handed on.
 struct conn_ref {
@@ -512,50 +659,33 @@ struct conn_ref {
 
 // ---- connecting -----------------------------------------------------------
 
-// Parks while a TCP or Unix connect is in flight. Cancelling it closes the
-// socket (libuv then fails the request with UV_ECANCELED, unheard).
-struct connect_op : parked_op {
-    stream_conn* c;
-    const sockaddr* addr = nullptr; // TCP
-    const char* path = nullptr;     // Unix
-    int status = 0;
-
-    explicit connect_op(stream_conn* conn) noexcept : c(conn) {}
-    connect_op(const connect_op&) = delete;
-    ~connect_op() {
-        if (c->connect_waiter == this) c->connect_waiter = nullptr;
-    }
-    bool await_ready() const noexcept { return false; }
-    template <class P> bool await_suspend(std::coroutine_handle<P> h) noexcept {
-        if (!park(h.promise().root, h)) return false;
-        abort = &on_abort;
-        c->connect_req.data = c;
-        if (path) {
-            uv_pipe_connect(&c->connect_req, &c->h.pipe, path, &on_connect);
-        } else if (int rc = uv_tcp_connect(&c->connect_req, &c->h.tcp, addr, &on_connect); rc < 0) {
-            status = rc;
-            task->parked = nullptr; // nothing started: resume at once
-            return false;
-        }
-        c->connect_waiter = this;
-        return true;
-    }
-    void await_resume() const { throw_if_cancelled(); }
-
-    static void on_connect(uv_connect_t* req, int st) {
-        auto* conn = static_cast<stream_conn*>(req->data);
-        if (auto* w = static_cast<connect_op*>(std::exchange(conn->connect_waiter, nullptr))) {
-            w->status = st;
-            w->wake_now();
-        }
-    }
-    static bool on_abort(parked_op* op) noexcept {
-        auto* self = static_cast<connect_op*>(op);
-        self->c->connect_waiter = nullptr;
-        self->c->abort();
+bool connect_op::start() {
+    req_ = new request(this);
+    if (path_) {
+        uv_pipe_connect(&req_->req, &c_->h.pipe, path_, &on_connect);
+    } else if (int rc = uv_tcp_connect(&req_->req, &c_->h.tcp, addr_, &on_connect); rc < 0) {
+        delete std::exchange(req_, nullptr);
+        status_ = rc; // nothing started: resume at once
         return false;
     }
-};
+    return true;
+}
+
+cancel_outcome connect_op::cancel() noexcept {
+    std::exchange(req_, nullptr)->set_owner(nullptr);
+    c_->abort(); // libuv then fails the request with UV_ECANCELED, which frees it
+    return cancel_outcome::stopped;
+}
+
+void connect_op::on_connect(uv_connect_t* r, int status) {
+    request* req = request::of(r);
+    connect_op* op = req->owner();
+    delete req;
+    if (!op) return;
+    op->req_ = nullptr;
+    op->status_ = status;
+    op->wake_now();
+}
 
 namespace {
 
@@ -577,18 +707,15 @@ task<std::vector<endpoint>> resolve_stream_host(std::string host, std::uint16_t 
 }
 
 // One attempt: a connected connection, or null with `status` set.
-task<stream_conn*> connect_one(loop_core* loop, endpoint to, std::optional<endpoint> local, std::size_t limit,
+task<stream_conn*> connect_one(loop_core& loop, endpoint to, std::optional<endpoint> local, std::size_t limit,
                                int* status) {
     conn_ref hold(stream_conn::create(loop, stream_conn::kind::tcp, limit));
     if (local) {
         if (int rc = uv_tcp_bind(&hold.c->h.tcp, local->data(), 0); rc < 0)
             throw make_uv_error(rc, ("bind " + local->to_string()).c_str());
     }
-    connect_op op(hold.c);
-    op.addr = to.data();
-    co_await op;
-    *status = op.status;
-    if (op.status < 0) co_return nullptr;
+    *status = co_await connect_op(hold.c, to.data());
+    if (*status < 0) co_return nullptr;
     co_return hold.take();
 }
 
@@ -598,173 +725,57 @@ task<stream_conn*> connect_one(loop_core* loop, endpoint to, std::optional<endpo
 
 stream_reader& stream_reader::operator=(stream_reader&& o) noexcept {
     if (this != &o) {
-        if (c_) c_->release_reader();
+        if (c_) detail::stream_conn::of(c_)->release_reader();
         c_ = std::exchange(o.c_, nullptr);
     }
     return *this;
 }
 
 stream_reader::~stream_reader() {
-    if (c_) c_->release_reader();
+    if (c_) detail::stream_conn::of(c_)->release_reader();
 }
 
 bool stream_reader::at_eof() const noexcept { return c_ && c_->eof && c_->rn == 0; }
 std::size_t stream_reader::buffered_size() const noexcept { return c_ ? c_->rn : 0; }
 std::size_t stream_reader::limit() const noexcept { return c_ ? c_->limit : default_stream_limit; }
 
-task<std::string> stream_reader::read(std::size_t n) {
-    detail::stream_conn* c = detail::conn_of(c_, "read");
-    if (n == 0) co_return std::string();
-    for (;;) {
-        if (c->rn) co_return c->take(std::min(n, c->rn));
-        if (c->error) c->throw_read_error("read");
-        if (c->eof) co_return std::string();
-        detail::check_single_reader(c, "read");
-        detail::read_wait_op op(c);
-        co_await op;
-    }
-}
-
-task<std::size_t> stream_reader::read(std::span<char> into) {
-    detail::stream_conn* c = detail::conn_of(c_, "read");
-    if (into.empty()) co_return 0;
-    for (;;) {
-        if (c->rn) {
-            const std::size_t n = std::min(into.size(), c->rn);
-            std::memcpy(into.data(), c->rp, n);
-            c->consume(n);
-            co_return n;
-        }
-        if (c->error) c->throw_read_error("read");
-        if (c->eof) co_return 0;
-        detail::check_single_reader(c, "read");
-        detail::read_wait_op op(c, into);
-        co_await op;
-        if (op.got) co_return op.got;
-    }
-}
-
 task<std::string> stream_reader::read() {
-    detail::stream_conn* c = detail::conn_of(c_, "read");
+    detail::conn_of(c_, "read");
     std::string out;
     for (;;) {
-        if (c->rn) {
-            out.append(c->rp, c->rn);
-            c->consume(c->rn);
-            continue;
-        }
-        if (c->error) c->throw_read_error("read");
-        if (c->eof) co_return out;
-        detail::check_single_reader(c, "read");
-        detail::read_wait_op op(c);
-        co_await op;
+        std::string chunk = co_await read(std::numeric_limits<std::size_t>::max());
+        if (chunk.empty()) co_return out; // EOF
+        if (out.empty()) out = std::move(chunk);
+        else out += chunk;
     }
 }
 
-task<std::string> stream_reader::readexactly(std::size_t n) {
-    detail::stream_conn* c = detail::conn_of(c_, "readexactly");
-    if (n == 0) co_return std::string();
-    for (;;) {
-        if (c->rn >= n) co_return c->take(n);
-        if (c->error) c->throw_read_error("readexactly");
-        if (c->eof) throw incomplete_read_error(c->take(c->rn), n);
-        detail::check_single_reader(c, "readexactly");
-        detail::read_wait_op op(c);
-        co_await op;
-    }
-}
-
-task<std::string> stream_reader::readuntil(std::string_view separator) {
+stream_reader::readuntil_op stream_reader::readuntil(std::string_view separator) {
     detail::stream_conn* c = detail::conn_of(c_, "readuntil");
-    const std::size_t seplen = separator.size();
-    if (seplen == 0) throw std::invalid_argument("readuntil: the separator should be at least one byte long");
-    std::size_t offset = 0; // where the search resumes: earlier bytes were searched already
-    std::size_t found = std::string_view::npos;
-    for (;;) {
-        if (c->rn >= offset + seplen) {
-            found = std::string_view(c->rp, c->rn).find(separator, offset);
-            if (found != std::string_view::npos) break;
-            offset = c->rn + 1 - seplen;
-            if (offset > c->limit)
-                throw limit_overrun_error("readuntil: separator is not found, and chunk exceeds the limit", offset);
-        }
-        if (c->error) c->throw_read_error("readuntil");
-        if (c->eof) throw incomplete_read_error(c->take(c->rn), 0);
-        detail::check_single_reader(c, "readuntil");
-        detail::read_wait_op op(c);
-        co_await op;
-    }
-    if (found > c->limit)
-        throw limit_overrun_error("readuntil: separator is found, but chunk is longer than the limit", found);
-    co_return c->take(found + seplen);
-}
-
-task<std::string> stream_reader::readline() {
-    detail::stream_conn* c = detail::conn_of(c_, "readline");
-    std::size_t offset = 0;
-    for (;;) {
-        if (c->rn > offset) {
-            const void* nl = std::memchr(c->rp + offset, '\n', c->rn - offset);
-            if (nl) {
-                const auto pos = static_cast<std::size_t>(static_cast<const char*>(nl) - c->rp);
-                if (pos > c->limit) {
-                    c->consume(pos + 1); // the over-long line goes, as asyncio does
-                    throw limit_overrun_error("readline: separator is found, but chunk is longer than the limit", pos);
-                }
-                co_return c->take(pos + 1);
-            }
-            offset = c->rn;
-            if (offset > c->limit) {
-                c->consume(c->rn);
-                throw limit_overrun_error("readline: separator is not found, and chunk exceeds the limit", offset);
-            }
-        }
-        if (c->error) c->throw_read_error("readline");
-        if (c->eof) co_return c->take(c->rn);
-        detail::check_single_reader(c, "readline");
-        detail::read_wait_op op(c);
-        co_await op;
-    }
+    if (separator.empty()) throw std::invalid_argument("readuntil: the separator should be at least one byte long");
+    return readuntil_op(c, separator);
 }
 
 // ---- stream_writer --------------------------------------------------------
 
 stream_writer& stream_writer::operator=(stream_writer&& o) noexcept {
     if (this != &o) {
-        if (c_) c_->release_writer();
+        if (c_) detail::stream_conn::of(c_)->release_writer();
         c_ = std::exchange(o.c_, nullptr);
     }
     return *this;
 }
 
 stream_writer::~stream_writer() {
-    if (c_) c_->release_writer();
-}
-
-void stream_writer::write(std::string_view data) { detail::conn_of(c_, "write")->write(data); }
-void stream_writer::write(std::string&& data) { detail::conn_of(c_, "write")->write(std::move(data)); }
-
-task<> stream_writer::drain() {
-    detail::stream_conn* c = detail::conn_of(c_, "drain");
-    if (c->error) throw make_uv_error(c->error, "drain");
-    if (c->handle_closing) throw make_uv_error(UV_ECONNRESET, "drain: connection lost");
-    while (c->paused_writing && !c->handle_closing) {
-        detail::conn_list_op op(c, &c->drain_waiters);
-        co_await op;
-    }
-    if (c->error) throw make_uv_error(c->error, "drain");
+    if (c_) detail::stream_conn::of(c_)->release_writer();
 }
 
 void stream_writer::write_eof() { detail::conn_of(c_, "write_eof")->write_eof(); }
 void stream_writer::close() { detail::conn_of(c_, "close")->close(); }
 void stream_writer::abort() { detail::conn_of(c_, "abort")->abort(); }
 
-task<> stream_writer::wait_closed() {
-    detail::stream_conn* c = detail::conn_of(c_, "wait_closed");
-    while (!c->closed) {
-        detail::conn_list_op op(c, &c->closed_waiters);
-        co_await op;
-    }
+detail::conn_wait_op stream_writer::wait_closed() {
+    return detail::conn_wait_op(detail::conn_of(c_, "wait_closed"), detail::conn_wait_op::what::closed);
 }
 
 bool stream_writer::is_closing() const noexcept { return !c_ || c_->closing || c_->handle_closing; }
@@ -826,13 +837,15 @@ void stream_writer::set_write_buffer_limits(std::optional<std::size_t> high, std
 
 std::pair<std::size_t, std::size_t> stream_writer::get_write_buffer_limits() const noexcept {
     if (!c_) return {16 * 1024, 64 * 1024};
-    return {c_->low_water, c_->high_water};
+    return {detail::stream_conn::of(c_)->low_water, detail::stream_conn::of(c_)->high_water};
 }
 
-std::size_t stream_writer::get_write_buffer_size() const noexcept { return c_ ? c_->write_buffer_size() : 0; }
+std::size_t stream_writer::get_write_buffer_size() const noexcept {
+    return c_ ? detail::stream_conn::of(c_)->write_buffer_size() : 0;
+}
 
 uv_stream_t* stream_writer::native_handle() const noexcept {
-    return c_ && !c_->handle_closing ? c_->stream() : nullptr;
+    return c_ && !c_->handle_closing ? c_->stream : nullptr;
 }
 
 // ---- open_connection --------------------------------------------------------
@@ -840,7 +853,7 @@ uv_stream_t* stream_writer::native_handle() const noexcept {
 task<std::pair<stream_reader, stream_writer>> open_connection(std::string host, std::uint16_t port,
                                                               connect_options options) {
     detail::check_limit(options.limit, "open_connection");
-    detail::loop_core* loop = &get_running_loop().core();
+    detail::loop_core& loop = get_running_loop().core();
     std::vector<endpoint> addrs = co_await detail::resolve_stream_host(host, port);
     if (options.local_addr) { // only addresses of the local address's family can work
         const int family = options.local_addr->family();
@@ -869,12 +882,10 @@ task<std::pair<stream_reader, stream_writer>> open_unix_connection(std::string p
     if (path.empty()) throw std::invalid_argument("open_unix_connection: empty path");
     if (path.size() >= sizeof(sockaddr_un{}.sun_path))
         throw std::invalid_argument("open_unix_connection: path is too long for a Unix socket: " + path);
-    detail::loop_core* loop = &get_running_loop().core();
+    detail::loop_core& loop = get_running_loop().core();
     detail::conn_ref hold(detail::stream_conn::create(loop, detail::stream_conn::kind::pipe, limit));
-    detail::connect_op op(hold.c);
-    op.path = path.c_str();
-    co_await op;
-    if (op.status < 0) throw make_uv_error(op.status, ("connect to unix socket " + path).c_str());
+    const int status = co_await detail::connect_op(hold.c, path.c_str());
+    if (status < 0) throw make_uv_error(status, ("connect to unix socket " + path).c_str());
     co_return hold.take()->make_pair();
 }
 

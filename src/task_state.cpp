@@ -1,290 +1,297 @@
-// The task state machine: starting, parking, waking, cancelling, finishing.
-#include <uvasync/task_handle.hpp>
+// The task state machine: steps, cancellation, finishing; and the half of
+// the cancellation protocol that every operation shares.
+#include <uvasync/detail/loop_core.hpp>
+#include <uvasync/detail/operation.hpp>
+#include <uvasync/errors.hpp>
+#include <uvasync/task.hpp>
 
 #include <atomic>
+#include <cstdio>
 
 namespace uvasync::detail {
 
-// ---- parking -------------------------------------------------------------
+struct task_state_base::extra {
+    std::string name;
+    std::string cancel_message;
+    std::exception_ptr error; // the failure, or the cancelled_error
+};
 
-bool parked_op::park(task_state_base* t, std::coroutine_handle<> h) noexcept {
-    task = t;
-    if (t->must_cancel) return false;
-    t->parked = this;
-    t->resume_point = h;
+namespace {
+const std::string no_message;
+const std::exception_ptr no_error;
+} // namespace
+
+// ---- the protocol's shared half (operation.hpp) --------------------------
+
+bool operation_base::deliver_pending_cancel() noexcept {
+    // asyncio's Task.__step: a cancellation pending when the task starts
+    // waiting goes to what it now waits on (gather's children, the
+    // executor's job), not merely to the next suspension.
+    task_->must_cancel_ = false;
+    phase_ = phase::parked;
+    if (cancel_hook() == cancel_outcome::handed_on) return true;
+    task_->parked_ = nullptr;
+    phase_ = phase::stopped;
+    return false;
+}
+
+bool operation_base::cancelled_on_resume(phase p) {
+    if (p == phase::stopped) task_->throw_cancellation();
+    task_->must_cancel_ = false;
     return true;
 }
 
-void parked_op::wake_now() noexcept {
-    task_state_base* t = task;
-    t->parked = nullptr;
-    t->loop->resume(t, t->resume_point);
+void operation_base::wake_now() noexcept {
+    if (phase_ == phase::starting) {
+        phase_ = phase::inline_;
+        return;
+    }
+    phase_ = phase::woken;
+    task_state_base* t = task_;
+    t->parked_ = nullptr;
+    t->loop_->resume(*t);
 }
 
-void parked_op::wake_soon() noexcept {
-    task->parked = nullptr;
-    task->schedule_step();
+void operation_base::wake_soon(ready_node* via) noexcept {
+    phase_ = phase::woken;
+    task_->parked_ = nullptr;
+    if (via) task_->loop_->schedule(*via);
+    else task_->schedule_step();
 }
 
-std::coroutine_handle<> parked_op::wake_from_task(bool may_transfer) noexcept {
-    task_state_base* t = task;
-    t->parked = nullptr;
+void operation_base::resume_woken() noexcept { task_->loop_->resume(*task_); }
+
+void operation_base::wait_again() noexcept {
+    phase_ = phase::parked;
+    task_->parked_ = this;
+}
+
+std::coroutine_handle<> operation_base::wake_transfer(bool may_transfer) noexcept {
+    if (phase_ == phase::starting) {
+        phase_ = phase::inline_;
+        return {};
+    }
+    phase_ = phase::woken;
+    task_state_base* t = task_;
+    t->parked_ = nullptr;
     if (may_transfer) {
-        t->loop->current_task = t;
-        return t->resume_point;
+        t->loop_->set_current_task(t);
+        return t->resume_point_;
     }
     t->schedule_step();
     return {};
 }
 
-void parked_op::throw_if_cancelled() const {
-    if (task->must_cancel) {
-        task->must_cancel = false;
-        task->throw_cancelled();
-    }
-}
-
 // ---- the task ------------------------------------------------------------
 
-task_state_base::task_state_base(loop_core* l, std::coroutine_handle<> root) noexcept
-    : id(static_cast<std::uint32_t>(l->next_task_id++)), loop(l), frame(root), resume_point(root) {
-    run = &task_state_base::run_step;
+task_state_base::task_state_base(loop_core& l, std::coroutine_handle<> root, promise_base& p) noexcept
+    : id_(l.next_task_id()), loop_(&l), frame_(root), resume_point_(root), root_promise_(&p) {
+    p.root = this;
 }
 
 task_state_base::~task_state_base() {
-    if (frame) frame.destroy();
+    if (frame_) frame_.destroy();
 }
 
-void task_state_base::run_step(ready_node* n) noexcept {
-    auto* t = static_cast<task_state_base*>(n);
-    t->queued = false;
-    // The step resumes the task: whatever it was parked in is over. (sleep(0)
-    // parks and queues the step itself; a stale `parked` would let a later
-    // cancel() call the abort of an operation whose frame is gone.)
-    t->parked = nullptr;
-    if (t->done()) return;
-    if (!t->started) {
-        t->started = true;
-        if (t->must_cancel) { // cancelled before it began: the body never runs
-            t->finish_unstarted();
+void task_state_base::run() noexcept {
+    if (done()) return;
+    if (!started_) {
+        started_ = true;
+        if (must_cancel_) { // cancelled before it began: the body never runs
+            finish_unstarted();
             return;
         }
     }
-    t->loop->resume(t, t->resume_point);
+    loop_->resume(*this);
 }
 
 void task_state_base::schedule_step() noexcept {
-    if (!queued) {
-        queued = true;
-        loop->schedule(this);
-    }
+    if (!queued()) loop_->schedule(*this);
 }
 
 bool task_state_base::cancel(std::string message) {
     if (done()) return false;
-    if (cancel_requests < UINT16_MAX) ++cancel_requests;
-    if (!message.empty() || extra) extras().cancel_message = std::move(message);
-    if (parked_op* p = parked) {
-        if (p->abort(p)) return true; // handed on: the task wakes when that finishes
-        parked = nullptr;
-        must_cancel = true;
+    if (cancel_requests_ < UINT16_MAX) ++cancel_requests_;
+    if (!message.empty() || extra_) extras().cancel_message = std::move(message);
+    if (operation_base* op = parked_) {
+        if (op->cancel_hook() == cancel_outcome::handed_on) return true; // it wakes us when that ends
+        parked_ = nullptr;
+        op->phase_ = operation_base::phase::stopped;
         schedule_step();
         return true;
     }
-    must_cancel = true; // delivered at the next suspension, or instead of the body
+    must_cancel_ = true; // delivered at the next suspension, or instead of the body
     return true;
 }
 
 std::uint32_t task_state_base::uncancel() noexcept {
-    if (cancel_requests > 0) --cancel_requests;
-    if (cancel_requests == 0) must_cancel = false;
-    return cancel_requests;
+    if (cancel_requests_ > 0) --cancel_requests_;
+    if (cancel_requests_ == 0) must_cancel_ = false;
+    return cancel_requests_;
 }
 
-void task_state_base::throw_cancelled() const {
-    if (error()) std::rethrow_exception(error());
-    throw cancelled_error(extra ? extra->cancel_message : std::string());
+const std::string& task_state_base::cancel_message() const noexcept {
+    return extra_ ? extra_->cancel_message : no_message;
 }
 
-void task_state_base::rethrow_if_failed() {
-    retrieved = true;
-    if (status == task_status::cancelled) throw_cancelled();
-    if (error()) {
-        loop_core::forget_failed(this);
-        std::rethrow_exception(error());
-    }
-}
+void task_state_base::throw_cancellation() const { throw cancelled_error(cancel_message()); }
 
 std::string task_state_base::name() const {
-    if (extra && !extra->name.empty()) return extra->name;
-    return "Task-" + std::to_string(id);
+    if (extra_ && !extra_->name.empty()) return extra_->name;
+    return "Task-" + std::to_string(id_);
 }
 
 void task_state_base::set_name(std::string n) { extras().name = std::move(n); }
 
-namespace {
-const std::exception_ptr no_error; // namespace scope: no initialisation guard per call
+const std::exception_ptr& task_state_base::error() const noexcept { return extra_ ? extra_->error : no_error; }
+
+void task_state_base::mark_retrieved() noexcept {
+    if (!unretrieved_) return;
+    unretrieved_ = false;
+    list_hook<task_list_tag>::unlink(); // off the loop's list of failures
 }
 
-const std::exception_ptr& task_state_base::error() const noexcept { return extra ? extra->error : no_error; }
-
-void task_state_base::set_error(std::exception_ptr e) { extras().error = std::move(e); }
-
-task_extra& task_state_base::extras() {
-    if (!extra) extra = std::make_unique<task_extra>();
-    return *extra;
+void task_state_base::rethrow_if_failed() {
+    if (status_ == task_status::cancelled) {
+        if (error()) std::rethrow_exception(error());
+        throw_cancellation();
+    }
+    if (error()) {
+        mark_retrieved();
+        std::rethrow_exception(error());
+    }
 }
 
-bool task_state_base::remove_waiter(task_waiter* w) noexcept {
-    for (task_waiter** p = &waiters; *p; p = &(*p)->next) {
-        if (*p == w) {
-            *p = w->next;
-            w->next = nullptr;
-            return true;
+std::exception_ptr task_state_base::take_error() noexcept {
+    if (status_ == task_status::cancelled && !error()) {
+        try {
+            throw_cancellation();
+        } catch (...) {
+            return std::current_exception();
         }
     }
-    return false;
+    mark_retrieved();
+    return error();
 }
 
-namespace {
-// Wakes every waiter in the order they came; the first awaiter may be
-// transferred to directly when `may_transfer`.
-std::coroutine_handle<> wake_waiters(task_waiter* newest_first, bool may_transfer) noexcept {
-    task_waiter* fifo = nullptr;
-    while (newest_first) {
-        task_waiter* next = newest_first->next;
-        newest_first->next = fifo;
-        fifo = newest_first;
-        newest_first = next;
-    }
-    std::coroutine_handle<> transfer;
-    while (fifo) {
-        task_waiter* next = fifo->next;
-        fifo->next = nullptr;
-        std::coroutine_handle<> h = fifo->notify(fifo, may_transfer && !transfer);
-        if (h && !transfer) transfer = h;
-        fifo = next;
-    }
-    return transfer;
+task_state_base::extra& task_state_base::extras() {
+    if (!extra_) extra_ = std::make_unique<extra>();
+    return *extra_;
 }
-} // namespace
 
 std::coroutine_handle<> task_state_base::finish(std::exception_ptr failure) noexcept {
+    task_status s = task_status::finished;
     if (failure) {
         try {
             std::rethrow_exception(failure);
         } catch (const cancelled_error&) {
-            status = task_status::cancelled;
+            s = task_status::cancelled;
         } catch (...) {
-            status = task_status::finished;
         }
-        set_error(std::move(failure)); // out of memory here ends the program (noexcept)
-    } else if (must_cancel) {
+        extras().error = std::move(failure); // out of memory here ends the program (noexcept)
+    } else if (must_cancel_) {
         // Cancelled after its last suspension, then returned: asyncio counts
         // that as cancelled (test_cancel_at_end).
-        status = task_status::cancelled;
-    } else {
-        status = task_status::finished;
+        s = task_status::cancelled;
     }
-    must_cancel = false;
-    parked = nullptr;
-    loop->unlink_task(this);
-    if (status == task_status::finished && error()) loop->track_failed(this);
-    task_waiter* w = std::exchange(waiters, nullptr);
-    loop->retire(this);
-    std::coroutine_handle<> next = wake_waiters(w, true);
-    if (!next) loop->current_task = nullptr;
-    return next ? next : std::noop_coroutine();
+    root_promise_ = nullptr;
+    settle(s);
+    // Wake every waiter in the order they came; the first awaiting task may
+    // be transferred to directly.
+    std::coroutine_handle<> transfer;
+    while (task_waiter* w = waiters_.pop_front()) {
+        std::coroutine_handle<> h = w->task_finished(!transfer);
+        if (h && !transfer) transfer = h;
+    }
+    if (!transfer) loop_->set_current_task(nullptr);
+    return transfer ? transfer : std::noop_coroutine();
 }
 
 void task_state_base::finish_unstarted() noexcept {
-    status = task_status::cancelled;
-    must_cancel = false;
-    loop->unlink_task(this);
-    task_waiter* w = std::exchange(waiters, nullptr);
-    loop->retire(this);
-    wake_waiters(w, false);
+    root_promise_ = nullptr;
+    settle(task_status::cancelled);
+    while (task_waiter* w = waiters_.pop_front()) w->task_finished(false);
+}
+
+void task_state_base::settle(task_status s) noexcept {
+    status_ = s;
+    must_cancel_ = false;
+    parked_ = nullptr;
+    list_hook<task_list_tag>::unlink(); // no longer pending
+    if (failed()) {
+        unretrieved_ = true;
+        loop_->track_failed(*this);
+    }
+    loop_->retire(*this);
 }
 
 void task_state_base::last_release() noexcept {
-    if (listed_failed) loop_core::report_unretrieved(this);
+    if (unretrieved_) {
+        const std::string task_name = name();
+        if (loop_) {
+            loop_->report("Task exception was never retrieved", error(), task_name);
+        } else { // the loop closed before the last handle went
+            std::string text = "uvasync: Task exception was never retrieved\n  task: " + task_name + "\n";
+            try {
+                std::rethrow_exception(error());
+            } catch (const std::exception& e) {
+                text += std::string("  exception: ") + e.what() + "\n";
+            } catch (...) {
+            }
+            std::fputs(text.c_str(), stderr);
+        }
+    }
     delete this;
 }
 
-// ---- done callbacks ------------------------------------------------------
+// ---- done callbacks --------------------------------------------------------
 
 namespace {
 std::atomic<std::size_t> next_callback_id{1};
-
-struct done_callback final : task_waiter, ready_node {
-    std::function<void()> fn;
-    std::size_t id;
-    loop_core* loop;
-
-    done_callback(std::function<void()> f, loop_core* l)
-        : fn(std::move(f)), id(next_callback_id.fetch_add(1, std::memory_order_relaxed)), loop(l) {
-        notify = &on_notify;
-        run = &on_run;
-    }
-    static std::coroutine_handle<> on_notify(task_waiter* w, bool) noexcept {
-        auto* self = static_cast<done_callback*>(w);
-        self->loop->schedule(self);
-        return {};
-    }
-    static void on_run(ready_node* n) noexcept {
-        auto* self = static_cast<done_callback*>(n);
-        try {
-            self->fn();
-        } catch (...) {
-            self->loop->report_exception("Exception in callback", std::current_exception(), {});
-        }
-        delete self;
-    }
-};
 } // namespace
 
-std::size_t add_done_callback(task_state_base* s, std::function<void()> fn) {
-    if (s->done()) {
-        event_loop* running = running_loop();
-        if (!running || &running->core() != s->loop)
+done_callback::done_callback(loop_core& l, std::function<void()> f)
+    : fn(std::move(f)), id(next_callback_id.fetch_add(1, std::memory_order_relaxed)), loop(&l) {}
+
+std::coroutine_handle<> done_callback::task_finished(bool) noexcept {
+    loop->schedule(*this);
+    return {};
+}
+
+void done_callback::run() noexcept {
+    try {
+        fn();
+    } catch (...) {
+        loop->report("Exception in callback", std::current_exception(), {});
+    }
+    delete this;
+}
+
+std::size_t add_done_callback(task_state_base& s, std::function<void()> fn) {
+    loop_core& loop = s.loop();
+    if (s.done()) {
+        if (&running_core() != &loop)
             throw std::runtime_error("add_done_callback: the task is done and its event loop is not running");
-        auto* cb = new done_callback(std::move(fn), s->loop);
-        s->loop->schedule(cb);
+        auto* cb = new done_callback(loop, std::move(fn));
+        loop.schedule(*cb);
         return cb->id;
     }
-    auto* cb = new done_callback(std::move(fn), s->loop);
-    s->add_waiter(cb);
+    auto* cb = new done_callback(loop, std::move(fn));
+    s.add_waiter(*cb);
     return cb->id;
 }
 
-std::size_t remove_done_callback(task_state_base* s, std::size_t id) noexcept {
+std::size_t task_state_base::remove_done_callbacks(std::size_t id) noexcept {
     std::size_t removed = 0;
-    for (task_waiter** p = &s->waiters; *p;) {
-        if ((*p)->notify == &done_callback::on_notify && static_cast<done_callback*>(*p)->id == id) {
-            auto* cb = static_cast<done_callback*>(*p);
-            *p = cb->task_waiter::next;
-            delete cb;
+    for (task_waiter* w = waiters_.front(); w;) {
+        task_waiter* next = waiters_.next(w);
+        if (w->callback_id() == id) {
+            delete static_cast<done_callback*>(w);
             ++removed;
-        } else {
-            p = &(*p)->next;
         }
-    }
-    return removed;
-}
-
-void discard(ready_node* n) noexcept {
-    if (n->run == &task_state_base::run_step) static_cast<task_state_base*>(n)->queued = false;
-    else if (n->run == &callback_node::run) static_cast<callback_node*>(n)->release();
-    else if (n->run == &done_callback::on_run) delete static_cast<done_callback*>(n);
-}
-
-void discard_done_callbacks(task_state_base* s) noexcept {
-    task_waiter* w = std::exchange(s->waiters, nullptr);
-    while (w) {
-        task_waiter* next = w->next;
-        if (w->notify == &done_callback::on_notify) delete static_cast<done_callback*>(w);
         w = next;
     }
+    return removed;
 }
 
 } // namespace uvasync::detail

@@ -12,10 +12,20 @@
  *         --server-pid it waits until the server has accepted every
  *         connection (its fd count grew by N), lets it settle, and reports
  *         the server's RSS growth per connection.
+ *   burst N connections come and go: each is opened, sends one S-byte
+ *         message and waits for its echo, all N are held until every echo is
+ *         back (the peak), then all are closed.  With --server-pid it reads
+ *         the server's VmRSS before, at the peak and, once the server has
+ *         closed them all (its fd count is back), every 250 ms for --hold
+ *         seconds of idleness.
  *
  * Output: one JSON object on stdout.  Nothing else is printed on stdout.
  * With --server-pid the server's utime/stime (from /proc/PID/stat) are read
- * at the start and at the end of the measured window and reported.
+ * at the start and at the end of the measured window and reported.  In echo
+ * and line modes the run ends by letting every request in flight come back
+ * (at most 2 s) before closing: "requests_total" then counts every request
+ * the server answered over the whole run, warm-up included (the callgrind
+ * cases divide the server's instructions by it).
  *
  * Latency is recorded per request in a log-linear histogram (32 sub-buckets
  * per power of two, ~3% resolution); no allocation per request.
@@ -106,7 +116,7 @@ static double hist_percentile(const histogram *h, double p) {
 
 /* ------------------------------------------------------------- options */
 
-enum mode { MODE_ECHO, MODE_LINE, MODE_IDLE };
+enum mode { MODE_ECHO, MODE_LINE, MODE_IDLE, MODE_BURST };
 
 static struct {
     const char *host;
@@ -140,7 +150,7 @@ static struct {
 
 static void usage(const char *argv0) {
     fprintf(stderr,
-            "usage: %s --port N [--host 127.0.0.1] [--mode echo|line|idle]\n"
+            "usage: %s --port N [--host 127.0.0.1] [--mode echo|line|idle|burst]\n"
             "          [--conns N] [--size BYTES] [--pipeline K]\n"
             "          [--duration S] [--warmup S] [--hold S]\n"
             "          [--server-pid PID] [--verify] [--max-connecting N]\n",
@@ -479,6 +489,97 @@ static void run_until(uint64_t deadline) {
     }
 }
 
+/* requests sent whose response has not fully come back yet */
+static long in_flight(void) {
+    long n = 0;
+    for (int i = 0; i < opt.conns; i++)
+        if (conns[i].state == C_OPEN) n += conns[i].ring_len;
+    return n;
+}
+
+/* with no new requests queued (stopping), wait for the ones in flight */
+static int drain(uint64_t deadline) {
+    while (in_flight() > 0 && now_ns() < deadline) poll_events(10);
+    return in_flight() == 0;
+}
+
+static uint64_t requests_total(void) {
+    uint64_t n = 0;
+    for (int i = 0; i < opt.conns; i++) n += conns[i].completed;
+    return n;
+}
+
+static void sleep_ms(long ms) {
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* burst mode (see the top of the file) */
+static int run_burst(void) {
+    long rss_start = read_status_kib(opt.server_pid, "VmRSS");
+    long fds_before = count_fds(opt.server_pid);
+    stopping = 1;  /* one message per connection, nothing after its echo */
+    measuring = 1; /* count the echoes */
+    uint64_t t0 = now_ns();
+    uint64_t deadline = t0 + (uint64_t)(opt.connect_timeout * 1e9);
+    int all = connect_all(deadline);
+    double connect_s = (double)(now_ns() - t0) / 1e9;
+    while ((long)measured_requests < n_open && now_ns() < deadline) poll_events(50);
+    int all_echoed = (long)measured_requests == opt.conns;
+    double echo_s = (double)(now_ns() - t0) / 1e9;
+    run_until(now_ns() + 100000000ull); /* let the server park every connection */
+    long fds_peak = count_fds(opt.server_pid);
+    long rss_peak = read_status_kib(opt.server_pid, "VmRSS");
+    long hwm_peak = read_status_kib(opt.server_pid, "VmHWM");
+    int held = n_open;
+    for (int i = 0; i < opt.conns; i++) {
+        if (conns[i].state == C_OPEN) {
+            close(conns[i].fd); /* an ordinary close: the server reads EOF */
+            conns[i].fd = -1;
+            conns[i].state = C_CLOSED;
+        }
+    }
+    n_open = 0;
+    uint64_t c0 = now_ns();
+    int server_closed_all = 0;
+    if (opt.server_pid > 0) {
+        uint64_t close_deadline = c0 + (uint64_t)(opt.connect_timeout * 1e9);
+        while (now_ns() < close_deadline) {
+            long fds = count_fds(opt.server_pid);
+            if (fds < 0) break;
+            if (fds <= fds_before) {
+                server_closed_all = 1;
+                break;
+            }
+            sleep_ms(20);
+        }
+    }
+    double closed_s = (double)(now_ns() - c0) / 1e9;
+    printf("{\"mode\":\"burst\",\"connections\":%d,\"connected\":%d,\"all_connected\":%s,"
+           "\"echoed\":%llu,\"all_echoed\":%s,\"size\":%zu,\"errors\":%llu,\"connect_errors\":%llu,"
+           "\"verify_errors\":%llu,\"connect_s\":%.3f,\"echo_s\":%.3f,\"server_closed_s\":%.3f,"
+           "\"server_closed_all\":%s,\"server_fds_before\":%ld,\"server_fds_peak\":%ld,"
+           "\"server_rss_start_kib\":%ld,\"server_rss_peak_kib\":%ld,\"server_hwm_kib\":%ld,"
+           "\"latency_us\":{\"p50\":%.1f,\"p99\":%.1f,\"max\":%.1f},",
+           opt.conns, held, all ? "true" : "false", (unsigned long long)measured_requests,
+           all_echoed ? "true" : "false", opt.size, (unsigned long long)errors, (unsigned long long)connect_errors,
+           (unsigned long long)verify_errors, connect_s, echo_s, closed_s, server_closed_all ? "true" : "false",
+           fds_before, fds_peak, rss_start, rss_peak, hwm_peak, hist_percentile(&hist, 50) / 1e3,
+           hist_percentile(&hist, 99) / 1e3, (double)hist.max / 1e3);
+    /* the server's RSS while it sits idle after the burst */
+    printf("\"idle_rss_kib\":[");
+    long rss_after = read_status_kib(opt.server_pid, "VmRSS");
+    printf("[0.0,%ld]", rss_after);
+    int steps = (int)(opt.hold * 4 + 0.5);
+    for (int k = 1; k <= steps; k++) {
+        sleep_ms(250);
+        rss_after = read_status_kib(opt.server_pid, "VmRSS");
+        printf(",[%.2f,%ld]", k * 0.25, rss_after);
+    }
+    printf("],\"idle_s\":%.2f,\"server_rss_after_kib\":%ld}\n", steps * 0.25, rss_after);
+    return 0;
+}
+
 static double tv_s(struct timeval tv) { return (double)tv.tv_sec + (double)tv.tv_usec / 1e6; }
 
 static void print_cpu(const char *name, cpu_sample a, cpu_sample b) {
@@ -511,6 +612,7 @@ int main(int argc, char **argv) {
             if (!strcmp(optarg, "echo")) opt.mode = MODE_ECHO;
             else if (!strcmp(optarg, "line")) opt.mode = MODE_LINE;
             else if (!strcmp(optarg, "idle")) opt.mode = MODE_IDLE;
+            else if (!strcmp(optarg, "burst")) opt.mode = MODE_BURST;
             else { usage(argv[0]); return 2; }
             break;
         case 'c': opt.conns = atoi(optarg); break;
@@ -531,6 +633,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     if (opt.mode == MODE_LINE && opt.size < 2) opt.size = 2;
+    if (opt.mode == MODE_BURST) opt.pipeline = 1;
     signal(SIGPIPE, SIG_IGN);
     raise_nofile((long)opt.conns + 64);
 
@@ -613,6 +716,8 @@ int main(int argc, char **argv) {
         return 0;
     }
 
+    if (opt.mode == MODE_BURST) return run_burst();
+
     /* echo / line */
     uint64_t t0 = now_ns();
     int all = connect_all(t0 + (uint64_t)(opt.connect_timeout * 1e9));
@@ -634,15 +739,17 @@ int main(int argc, char **argv) {
     stopping = 1;
     long hwm = read_status_kib(opt.server_pid, "VmHWM");
     long rss = read_status_kib(opt.server_pid, "VmRSS");
+    int drained = drain(now_ns() + 2000000000ull);
 
     double secs = (double)(m1 - m0) / 1e9;
     double rps = (double)measured_requests / secs;
     double mib = rps * (double)opt.size / (1024.0 * 1024.0);
     printf("{\"mode\":\"%s\",\"connections\":%d,\"connected\":%d,\"all_connected\":%s,"
            "\"size\":%zu,\"pipeline\":%d,\"warmup_s\":%.3f,\"duration_s\":%.4f,\"connect_s\":%.3f,"
-           "\"requests\":%llu,\"rps\":%.1f,\"mib_s\":%.3f,",
+           "\"requests\":%llu,\"rps\":%.1f,\"mib_s\":%.3f,\"requests_total\":%llu,\"drained\":%s,",
            opt.mode == MODE_LINE ? "line" : "echo", opt.conns, n_open, all ? "true" : "false", opt.size,
-           opt.pipeline, opt.warmup, secs, connect_s, (unsigned long long)measured_requests, rps, mib);
+           opt.pipeline, opt.warmup, secs, connect_s, (unsigned long long)measured_requests, rps, mib,
+           (unsigned long long)requests_total(), drained ? "true" : "false");
     printf("\"latency_us\":{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p999\":%.1f,\"max\":%.1f,\"mean\":%.1f},",
            hist_percentile(&hist, 50) / 1e3, hist_percentile(&hist, 90) / 1e3, hist_percentile(&hist, 99) / 1e3,
            hist_percentile(&hist, 99.9) / 1e3, (double)hist.max / 1e3,

@@ -13,13 +13,12 @@
 //     co_await cond.wait_for(ready);
 #pragma once
 
-#include <coroutine>
 #include <cstddef>
 #include <stdexcept>
 #include <type_traits>
 
-#include "detail/task_state.hpp"
-#include "detail/wait_list.hpp"
+#include "detail/intrusive_list.hpp"
+#include "detail/operation.hpp"
 #include "lock.hpp"
 #include "scoped_guard.hpp"
 #include "task.hpp"
@@ -66,12 +65,32 @@ public:
     }
 
 private:
-    struct wait_op;
+    // A notified waiter stays listed until it runs, so that notify(n)
+    // counts only those not woken yet.
+    class wait_op final : public detail::operation<wait_op>, public detail::list_hook<> {
+    public:
+        explicit wait_op(condition& c) noexcept : c_(&c) {}
+
+        bool start() noexcept {
+            c_->waiters_.push_back(this);
+            return true;
+        }
+        detail::cancel_outcome cancel() noexcept {
+            unlink();
+            return detail::cancel_outcome::stopped;
+        }
+        void give_back() noexcept { unlink(); } // wait() passes the notification on
+        void result() noexcept { unlink(); }
+        const char* kind() const noexcept override { return "condition.wait"; }
+
+    private:
+        condition* c_;
+    };
     void wake(std::size_t n) noexcept;
 
     lock own_;
     lock* lock_;
-    detail::wait_list waiters_;
+    detail::intrusive_list<wait_op> waiters_;
 };
 
 } // namespace uvasync

@@ -5,69 +5,58 @@
 // follows before it runs.
 #pragma once
 
-#include <coroutine>
-
-#include "detail/task_state.hpp"
-#include "detail/wait_list.hpp"
-#include "task.hpp"
+#include "detail/intrusive_list.hpp"
+#include "detail/operation.hpp"
 
 namespace uvasync {
 
 class event {
-    struct wait_op;
-
 public:
+    class wait_op;
+
     event() noexcept = default;
     event(const event&) = delete;
     event& operator=(const event&) = delete;
 
-    void set() noexcept {
-        if (set_) return;
-        set_ = true;
-        while (detail::wait_node* w = waiters_.pop_front()) {
-            w->woken = true;
-            w->wake_soon();
-        }
-    }
+    void set() noexcept;
     void clear() noexcept { set_ = false; }
     bool is_set() const noexcept { return set_; }
 
-    // Returns once the event is set (at once if it is). A task<>, so that
-    // create_task(e.wait()) works as in asyncio.
-    task<> wait();
+    // co_await: returns once the event is set (at once if it is).
+    [[nodiscard]] wait_op wait() noexcept;
 
 private:
-    struct wait_op : detail::wait_node {
-        event* e;
-
-        explicit wait_op(event& owner) noexcept : e(&owner) {}
-        wait_op(const wait_op&) = delete;
-        ~wait_op() { e->waiters_.remove(this); }
-
-        bool await_ready() const noexcept { return e->set_; }
-        template <class P> bool await_suspend(std::coroutine_handle<P> h) noexcept {
-            if (!park(h.promise().root, h)) return false;
-            abort = &on_abort;
-            e->waiters_.push_back(this);
-            return true;
-        }
-        void await_resume() const {
-            if (task) throw_if_cancelled();
-        }
-        static bool on_abort(parked_op* op) noexcept {
-            auto* self = static_cast<wait_op*>(op);
-            self->e->waiters_.remove(self);
-            return false;
-        }
-    };
-
-    detail::wait_list waiters_;
+    detail::intrusive_list<wait_op> waiters_;
     bool set_ = false;
 };
 
-inline task<> event::wait() {
-    wait_op op(*this);
-    co_await op;
+class event::wait_op : public detail::operation<wait_op>, public detail::list_hook<> {
+public:
+    explicit wait_op(event& e) noexcept : e_(&e) {}
+    wait_op(wait_op&& o) noexcept : operation(std::move(o)), e_(o.e_) {}
+
+    bool ready() const noexcept { return e_->set_; }
+    bool start() noexcept {
+        e_->waiters_.push_back(this);
+        return true;
+    }
+    detail::cancel_outcome cancel() noexcept {
+        unlink();
+        return detail::cancel_outcome::stopped;
+    }
+    void result() const noexcept {}
+    const char* kind() const noexcept override { return "event.wait"; }
+
+private:
+    event* e_;
+};
+
+inline void event::set() noexcept {
+    if (set_) return;
+    set_ = true;
+    while (wait_op* w = waiters_.pop_front()) w->wake_soon();
 }
+
+inline event::wait_op event::wait() noexcept { return wait_op(*this); }
 
 } // namespace uvasync

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <iosfwd>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -25,12 +26,12 @@
 #include "detail/uv_handle.hpp"
 #include "errors.hpp"
 #include "task.hpp"
+#include "task_handle.hpp"
 
 namespace uvasync {
 
 using clock = std::chrono::steady_clock;
 
-template <class T = void> class task_handle;
 class executor;
 
 // What the exception handler is told (asyncio's context dict).
@@ -46,7 +47,8 @@ struct run_options {
 
 namespace detail {
 
-// A callback scheduled by call_soon / call_later / call_at.
+// A callback scheduled by call_soon / call_later / call_at: queued on the
+// ready queue or armed on the timers, and shared with its handle.
 struct callback_node : ready_node, timer_node, pooled {
     std::uint32_t refs = 1;
     bool cancelled = false;
@@ -59,8 +61,9 @@ struct callback_node : ready_node, timer_node, pooled {
     void release() noexcept {
         if (--refs == 0) delete this;
     }
-    static void run(ready_node* n) noexcept;
-    static void fire(timer_node* n) noexcept;
+    void run() noexcept override;  // from the ready queue
+    void fire() noexcept override; // from the timers
+    void discard() noexcept override { release(); }
 };
 
 template <class F> struct callback_impl final : callback_node {
@@ -125,7 +128,7 @@ private:
     using handle::handle;
 };
 
-class event_loop : private detail::loop_core {
+class event_loop final : private detail::loop_driver {
 public:
     using exception_handler = std::function<void(event_loop&, const exception_context&)>;
 
@@ -151,7 +154,7 @@ public:
     // library opened. Idempotent. The loop must not be running.
     void close();
     bool is_running() const noexcept { return running_; }
-    bool is_closed() const noexcept { return closed_; }
+    bool is_closed() const noexcept { return core_.closed(); }
 
     // Monotonic seconds (the clock of call_at).
     double time() const noexcept { return static_cast<double>(detail::now_ns()) / 1e9; }
@@ -179,8 +182,8 @@ public:
 
     // Debug mode reports callbacks and task steps slower than
     // slow_callback_duration (on stderr, like asyncio's logger warning).
-    void set_debug(bool on) noexcept { debug_ = on; }
-    bool get_debug() const noexcept { return debug_; }
+    void set_debug(bool on) noexcept { core_.set_debug(on); }
+    bool get_debug() const noexcept { return core_.debug(); }
     void set_slow_callback_duration(std::chrono::nanoseconds d) noexcept { slow_ = d; }
     std::chrono::nanoseconds slow_callback_duration() const noexcept { return slow_; }
 
@@ -201,14 +204,19 @@ public:
     // (what run() does after main returns).
     void cancel_all_tasks();
 
+    // Every pending task with its call graph (call_graph.hpp), as `python -m
+    // asyncio pstree` prints them; and the same on stderr each time `signum`
+    // arrives, for a running service (kill -USR1 <pid>).
+    void dump_tasks(std::ostream& out);
+    void dump_tasks_on_signal(int signum);
+
     uv_loop_t* native_handle() const noexcept { return uv_; }
 
-    // --- for the library's own awaitables ---
-    detail::loop_core& core() noexcept { return *this; }
+    // --- for the library's own operations ---
+    detail::loop_core& core() noexcept { return core_; }
     std::shared_ptr<detail::threadsafe_queue> threadsafe_gate() const noexcept { return gate_; }
 
 private:
-    friend class detail::loop_core;
     friend class handle;
     friend class timer_handle;
     struct adopt_tag {};
@@ -218,21 +226,31 @@ private:
     timer_handle schedule_at(std::int64_t deadline, detail::callback_node* n);
     void post_threadsafe(detail::callback_node* n);
     void set_signal_handler(int signum, std::function<void()> fn);
-    void run_until_done(detail::task_state_base* t);
+    void run_until_done(detail::task_state_base& t);
+    void check_not_running(const char* what) const;
     void drain_threadsafe() noexcept;
-    void report_slow(const char* what, std::int64_t elapsed_ns, const std::string& name) noexcept;
+
+    // loop_driver
+    void ready_work_queued() noexcept override;
+    void arm_timer(std::int64_t deadline_ns) noexcept override;
+    void report(const char* message, std::exception_ptr e, std::string task_name) noexcept override;
+    void ran_for(const char* what, std::int64_t elapsed_ns, const std::string& name) noexcept override;
 
     static void on_idle(uv_idle_t* h);
     static void on_check(uv_check_t* h);
     static void on_prepare(uv_prepare_t* h);
+    void arm_cache_timer() noexcept;
     static void on_timer(void* self);
     static void on_async(uv_async_t* h);
 
+    detail::loop_core core_{*this, *this};
     uv_loop_t* uv_ = nullptr;
     std::unique_ptr<uv_loop_t> owned_;
     detail::uv_handle<uv_idle_t> idle_;
     detail::uv_handle<uv_check_t> check_;
     detail::uv_handle<uv_prepare_t> prepare_;
+    detail::uv_handle<uv_timer_t> cache_timer_; // wakes the loop for the frame cache's idle trim
+    bool cache_timer_armed_ = false;
     detail::deadline_timer timer_;
     detail::uv_handle<uv_async_t> async_;
     std::shared_ptr<detail::threadsafe_queue> gate_;
@@ -243,26 +261,35 @@ private:
     std::chrono::nanoseconds slow_{std::chrono::milliseconds(100)};
     bool running_ = false;
     bool stopping_ = false;
-    bool closed_ = false;
-    bool debug_ = false;
 };
 
 // The loop running on this thread; throws std::runtime_error when none is.
 event_loop& get_running_loop();
 
-namespace detail {
-// The running loop of this thread, or null.
-event_loop* running_loop() noexcept;
-} // namespace detail
-
 template <class F> handle event_loop::call_soon(F&& fn) {
-    if (closed_) throw std::runtime_error("call_soon: the event loop is closed");
+    core_.check_open("call_soon");
     detail::callback_node* n = detail::make_callback(std::forward<F>(fn));
     n->loop = this;
-    n->ready_node::run = &detail::callback_node::run;
     n->refs = 2; // the queue's and the handle's
-    schedule(n);
+    core_.schedule(*n);
     return handle(n);
+}
+
+template <class T> task_handle<T> event_loop::create_task(task<T> t, std::string name) {
+    return detail::spawn(core_, std::move(t), std::move(name));
+}
+
+template <class T> T event_loop::run_until_complete(task_handle<T> h) {
+    run_until_done(*h.state());
+    return detail::result_of<T>(*h.state());
+}
+
+template <class T> T event_loop::run_until_complete(task<T> t) {
+    check_not_running("run_until_complete"); // refused before anything is scheduled
+    task_handle<T> h = create_task(std::move(t));
+    run_until_done(*h.state());
+    h.state()->rethrow_if_failed();
+    if constexpr (!std::is_void_v<T>) return std::move(static_cast<detail::task_state<T>*>(h.state())->value());
 }
 
 } // namespace uvasync

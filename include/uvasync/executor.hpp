@@ -68,39 +68,36 @@ namespace detail {
 template <class R> struct executor_job {
     std::conditional_t<std::is_void_v<R>, bool, std::optional<R>> value{};
     std::exception_ptr error;
-    std::atomic<bool> abandoned{false};
-    bool finished = false;         // loop thread only
-    parked_op* waiter = nullptr;   // loop thread only
+    std::atomic<bool> abandoned{false}; // the awaiter gave up: do not run, drop the result
+    bool finished = false;              // loop thread only
+    operation_base* waiter = nullptr;   // loop thread only
 };
 
-template <class R> struct executor_op : parked_op {
-    std::shared_ptr<executor_job<R>> job;
+// Waits for a job submitted to an executor. Cancelling abandons the job: a
+// job that has not started never runs (asyncio cancels the concurrent
+// future), and the result of one that has is dropped.
+template <class R> class executor_op final : public operation<executor_op<R>> {
+public:
+    explicit executor_op(std::shared_ptr<executor_job<R>> job) noexcept : job_(std::move(job)) {}
 
-    explicit executor_op(std::shared_ptr<executor_job<R>> j) noexcept : job(std::move(j)) {}
-    executor_op(const executor_op&) = delete;
-    ~executor_op() {
-        if (job->waiter == this) {
-            job->waiter = nullptr;
-            job->abandoned = true;
-        }
-    }
-
-    bool await_ready() const noexcept { return job->finished; }
-    template <class P> bool await_suspend(std::coroutine_handle<P> h) noexcept {
-        if (!park(h.promise().root, h)) return false;
-        abort = &on_abort;
-        job->waiter = this;
+    bool ready() const noexcept { return job_->finished; }
+    bool start() noexcept {
+        job_->waiter = this;
         return true;
     }
-    void await_resume() const {
-        if (task) throw_if_cancelled();
+    cancel_outcome cancel() noexcept {
+        job_->abandoned = true;
+        job_->waiter = nullptr;
+        return cancel_outcome::stopped;
     }
-    static bool on_abort(parked_op* op) {
-        auto* self = static_cast<executor_op*>(op);
-        self->job->abandoned = true;
-        self->job->waiter = nullptr;
-        return false;
+    R result() {
+        if (job_->error) std::rethrow_exception(job_->error);
+        if constexpr (!std::is_void_v<R>) return std::move(*job_->value);
     }
+    const char* kind() const noexcept override { return "run_in_executor"; }
+
+private:
+    std::shared_ptr<executor_job<R>> job_;
 };
 
 } // namespace detail
@@ -108,10 +105,8 @@ template <class R> struct executor_op : parked_op {
 // loop.run_in_executor(ex, fn): fn() on one of ex's threads.
 template <class F> auto run_in_executor(executor& ex, F fn) -> task<std::invoke_result_t<F&>> {
     using R = std::invoke_result_t<F&>;
-    using detail::parked_op;
     auto job = std::make_shared<detail::executor_job<R>>();
     std::shared_ptr<detail::threadsafe_queue> gate = get_running_loop().threadsafe_gate();
-    detail::executor_op<R> op(job);
     ex.submit([job, gate, fn = std::move(fn)]() mutable {
         if (!job->abandoned.load()) {
             try {
@@ -127,12 +122,10 @@ template <class F> auto run_in_executor(executor& ex, F fn) -> task<std::invoke_
         }
         detail::post_to(*gate, detail::make_callback([job]() {
             job->finished = true;
-            if (parked_op* w = std::exchange(job->waiter, nullptr)) w->wake_now();
+            if (detail::operation_base* w = std::exchange(job->waiter, nullptr)) w->wake_now();
         }));
     });
-    co_await op;
-    if (job->error) std::rethrow_exception(job->error);
-    if constexpr (!std::is_void_v<R>) co_return std::move(*job->value);
+    co_return co_await detail::executor_op<R>(std::move(job));
 }
 
 // asyncio.to_thread(fn, args...): fn(args...) on the default executor.

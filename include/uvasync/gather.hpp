@@ -17,7 +17,6 @@
 // running; the gather then ends with cancelled_error.
 #pragma once
 
-#include <array>
 #include <cstddef>
 #include <tuple>
 #include <type_traits>
@@ -35,7 +34,18 @@ namespace uvasync {
 
 namespace detail {
 
+template <class T> struct is_task_handle : std::false_type {};
+template <class T> struct is_task_handle<task_handle<T>> : std::true_type {};
+
+// Any other awaitable of the library runs as a task of its own.
 template <class A> struct gather_arg;
+template <class A>
+    requires(awaitable<A> && !is_task<A>::value && !is_task_handle<A>::value)
+struct gather_arg<A> {
+    using type = await_result_t<A>;
+    static constexpr bool owned = true;
+    static task_handle<type> schedule(A&& a) { return create_task(as_task(std::move(a))); }
+};
 template <class T> struct gather_arg<task<T>> {
     using type = T;
     static constexpr bool owned = true; // only we hold it: move the value out
@@ -51,23 +61,29 @@ template <class T> struct gather_arg<task_handle<T>> {
 };
 
 template <class A>
-concept gatherable = requires { typename gather_arg<A>::type; };
+concept gatherable = requires { typename gather_arg<std::remove_cvref_t<A>>::type; };
+
+// A task<T> argument is moved in (it is awaited once); handles are shared.
+template <class A>
+inline constexpr bool movable_gather_arg = !std::is_lvalue_reference_v<A> || !is_task<std::remove_cvref_t<A>>::value;
+
+template <class V> struct is_task_vector : std::false_type {};
+template <class T> struct is_task_vector<std::vector<task<T>>> : std::true_type {};
 
 template <class T> using gather_value_t = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
 
-template <class T, bool Owned> gather_value_t<T> gather_value(task_state_base* s) {
-    s->retrieved = true;
+template <class T, bool Owned> gather_value_t<T> gather_value(task_state_base& s) {
     if constexpr (std::is_void_v<T>) {
         return {};
     } else if constexpr (Owned || !std::is_copy_constructible_v<T>) {
-        return std::move(static_cast<task_state<T>*>(s)->value);
+        return std::move(static_cast<task_state<T>&>(s).value());
     } else {
-        return static_cast<task_state<T>*>(s)->value;
+        return static_cast<task_state<T>&>(s).value();
     }
 }
 
-template <class T, bool Owned> outcome<T> settled_value(task_state_base* s) {
-    if (std::exception_ptr e = take_error(s)) return outcome<T>(std::move(e));
+template <class T, bool Owned> outcome<T> settled_value(task_state_base& s) {
+    if (std::exception_ptr e = s.take_error()) return outcome<T>(std::move(e));
     if constexpr (std::is_void_v<T>) {
         return outcome<void>();
     } else {
@@ -77,22 +93,18 @@ template <class T, bool Owned> outcome<T> settled_value(task_state_base* s) {
 
 template <bool Settle, class... A> auto gather_tuple(A... args) -> task<std::conditional_t<Settle,
     std::tuple<outcome<typename gather_arg<A>::type>...>, std::tuple<gather_value_t<typename gather_arg<A>::type>...>>> {
-    constexpr std::size_t n = sizeof...(A);
     // Braces: scheduled left to right, so the children start in argument order.
     std::tuple<task_handle<typename gather_arg<A>::type>...> handles{gather_arg<A>::schedule(std::move(args))...};
-    std::array<gather_child, n> children;
-    std::size_t i = 0;
-    std::apply([&](auto&... h) { ((children[i++].state = h.state()), ...); }, handles);
-    gather_op op(children.data(), n, Settle);
+    gather_op op(Settle);
+    std::apply([&](auto&... h) { (op.add(h), ...); }, handles);
     co_await op;
-    op.rethrow_outcome();
     auto collect = [](auto&... h) {
         if constexpr (Settle) {
             return std::tuple<outcome<typename gather_arg<A>::type>...>(
-                settled_value<typename gather_arg<A>::type, gather_arg<A>::owned>(h.state())...);
+                settled_value<typename gather_arg<A>::type, gather_arg<A>::owned>(*h.state())...);
         } else {
             return std::tuple<gather_value_t<typename gather_arg<A>::type>...>(
-                gather_value<typename gather_arg<A>::type, gather_arg<A>::owned>(h.state())...);
+                gather_value<typename gather_arg<A>::type, gather_arg<A>::owned>(*h.state())...);
         }
     };
     co_return std::apply(collect, handles);
@@ -102,18 +114,16 @@ template <bool Settle, class T, bool Owned>
 task<std::vector<std::conditional_t<Settle, outcome<T>, gather_value_t<T>>>> gather_vector(std::vector<task_handle<T>> handles) {
     std::vector<std::conditional_t<Settle, outcome<T>, gather_value_t<T>>> results;
     if (handles.empty()) co_return results;
-    std::vector<gather_child> children(handles.size());
-    for (std::size_t i = 0; i < handles.size(); ++i) {
-        if (!handles[i].valid()) throw std::invalid_argument("gather: empty task_handle");
-        children[i].state = handles[i].state();
+    gather_op op(Settle);
+    for (auto& h : handles) {
+        if (!h.valid()) throw std::invalid_argument("gather: empty task_handle");
+        op.add(h);
     }
-    gather_op op(children.data(), children.size(), Settle);
     co_await op;
-    op.rethrow_outcome();
     results.reserve(handles.size());
     for (auto& h : handles) {
-        if constexpr (Settle) results.push_back(settled_value<T, Owned>(h.state()));
-        else results.push_back(gather_value<T, Owned>(h.state()));
+        if constexpr (Settle) results.push_back(settled_value<T, Owned>(*h.state()));
+        else results.push_back(gather_value<T, Owned>(*h.state()));
     }
     co_return results;
 }
@@ -136,11 +146,19 @@ template <bool Settle, class T> auto gather_tasks(std::vector<task<T>> tasks)
 // asyncio.gather(a, b, ...): a tuple of the results in argument order.
 template <class... A>
     requires(sizeof...(A) > 0 && (detail::gatherable<A> && ...))
-auto gather(A... aws) {
-    return detail::gather_tuple<false>(std::move(aws)...);
+auto gather(A&&... aws) {
+    static_assert((detail::movable_gather_arg<A> && ...),
+                  "gather: a task<T> is awaited once and moved in: gather(std::move(t)) or gather(f())");
+    return detail::gather_tuple<false>(std::remove_cvref_t<A>(std::forward<A>(aws))...);
 }
 // asyncio.gather(*tasks): a vector of the results, in order.
-template <class T> auto gather(std::vector<task<T>> tasks) { return detail::gather_tasks<false, T>(std::move(tasks)); }
+template <class V>
+    requires detail::is_task_vector<std::remove_cvref_t<V>>::value
+auto gather(V&& tasks) {
+    static_assert(!std::is_lvalue_reference_v<V>,
+                  "gather(tasks): tasks are move-only, the vector is moved in: gather(std::move(tasks))");
+    return detail::gather_tasks<false>(std::move(tasks));
+}
 template <class T> auto gather(std::vector<task_handle<T>> handles) {
     return detail::gather_vector<false, T, false>(std::move(handles));
 }
@@ -148,11 +166,23 @@ template <class T> auto gather(std::vector<task_handle<T>> handles) {
 // asyncio.gather(..., return_exceptions=True): an outcome<T> per child.
 template <class... A>
     requires(sizeof...(A) > 0 && (detail::gatherable<A> && ...))
-auto gather_settled(A... aws) {
-    return detail::gather_tuple<true>(std::move(aws)...);
+auto gather_settled(A&&... aws) {
+    static_assert((detail::movable_gather_arg<A> && ...),
+                  "gather_settled: a task<T> is awaited once and moved in: gather_settled(std::move(t)) or gather_settled(f())");
+    return detail::gather_tuple<true>(std::remove_cvref_t<A>(std::forward<A>(aws))...);
 }
-template <class T> auto gather_settled(std::vector<task<T>> tasks) {
-    return detail::gather_tasks<true, T>(std::move(tasks));
+template <class V>
+    requires detail::is_task_vector<std::remove_cvref_t<V>>::value
+auto gather_settled(V&& tasks) {
+    static_assert(!std::is_lvalue_reference_v<V>,
+                  "gather_settled(tasks): tasks are move-only, the vector is moved in: gather_settled(std::move(tasks))");
+    return detail::gather_tasks<true>(std::move(tasks));
+}
+// Readable mistake: gather_settled(tasks) of a vector variable (as gather).
+template <class T> task<std::vector<outcome<T>>> gather_settled(const std::vector<task<T>>&) {
+    static_assert(!std::is_same_v<T, T>,
+                  "gather_settled(tasks): tasks are move-only, the vector is moved in: gather_settled(std::move(tasks))");
+    return {};
 }
 template <class T> auto gather_settled(std::vector<task_handle<T>> handles) {
     return detail::gather_vector<true, T, false>(std::move(handles));

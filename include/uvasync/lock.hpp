@@ -10,19 +10,19 @@
 // loses a wake-up. Acquiring a free lock does not suspend.
 #pragma once
 
-#include <coroutine>
 #include <stdexcept>
 
-#include "detail/task_state.hpp"
-#include "detail/wait_list.hpp"
+#include "detail/intrusive_list.hpp"
+#include "detail/operation.hpp"
 #include "scoped_guard.hpp"
 
 namespace uvasync {
 
 class lock {
-    struct acquire_op;
-
 public:
+    class acquire_op;
+    class scoped_op;
+
     lock() noexcept = default;
     lock(const lock&) = delete;
     lock& operator=(const lock&) = delete;
@@ -30,7 +30,7 @@ public:
     // co_await: takes the lock, waiting for it if it is held.
     [[nodiscard]] acquire_op acquire() noexcept;
     // co_await: takes the lock and returns a guard that releases it.
-    [[nodiscard]] auto scoped() noexcept;
+    [[nodiscard]] scoped_op scoped() noexcept;
     // Releases the lock; std::runtime_error if it is not locked.
     void release() {
         if (!locked_) throw std::runtime_error("lock::release: the lock is not acquired");
@@ -40,67 +40,66 @@ public:
     bool locked() const noexcept { return locked_; }
 
 private:
-    // Wakes the first waiter unless it is already woken (it takes the lock
+    // Wakes the first waiter unless it is woken already (it takes the lock
     // when it runs).
-    void wake_first() noexcept {
-        detail::wait_node* w = waiters_.front();
-        if (w && !w->woken) {
-            w->woken = true;
-            w->wake_soon();
-        }
-    }
+    void wake_first() noexcept;
 
-    struct acquire_op : detail::wait_node {
-        lock* l;
-
-        explicit acquire_op(lock& owner) noexcept : l(&owner) {}
-        acquire_op(const acquire_op&) = delete;
-        ~acquire_op() { l->waiters_.remove(this); } // frame destroyed while waiting
-
-        bool await_ready() noexcept {
-            if (!l->locked_ && l->waiters_.empty()) {
-                l->locked_ = true;
-                return true;
-            }
-            return false;
-        }
-        template <class P> bool await_suspend(std::coroutine_handle<P> h) noexcept {
-            if (!park(h.promise().root, h)) return false;
-            abort = &on_abort;
-            l->waiters_.push_back(this);
-            return true;
-        }
-        void await_resume() {
-            if (!task) return; // taken without waiting
-            l->waiters_.remove(this);
-            if (task->must_cancel) {
-                // Cancelled (maybe after release() chose us): make sure the
-                // next waiter runs if the lock is free.
-                if (!l->locked_) l->wake_first();
-                throw_if_cancelled();
-            }
-            l->locked_ = true;
-        }
-        static bool on_abort(parked_op* op) noexcept {
-            auto* self = static_cast<acquire_op*>(op);
-            self->l->waiters_.remove(self);
-            return false;
-        }
-    };
-
-    struct scoped_op : acquire_op {
-        using acquire_op::acquire_op;
-        scoped_guard<lock> await_resume() {
-            acquire_op::await_resume();
-            return scoped_guard<lock>(*l);
-        }
-    };
-
-    detail::wait_list waiters_;
+    detail::intrusive_list<acquire_op> waiters_;
     bool locked_ = false;
 };
 
+class lock::acquire_op : public detail::operation<acquire_op>, public detail::list_hook<> {
+public:
+    explicit acquire_op(lock& l) noexcept : l_(&l) {}
+    acquire_op(acquire_op&& o) noexcept : operation(std::move(o)), l_(o.l_) {}
+
+    bool ready() noexcept {
+        if (l_->locked_ || !l_->waiters_.empty()) return false;
+        l_->locked_ = true;
+        return true;
+    }
+    bool start() noexcept {
+        l_->waiters_.push_back(this);
+        return true;
+    }
+    // Leaving the queue: if the lock is free, the next waiter must run.
+    detail::cancel_outcome cancel() noexcept {
+        leave();
+        return detail::cancel_outcome::stopped;
+    }
+    void give_back() noexcept { leave(); }
+    void result() noexcept {
+        if (!linked()) return; // taken without waiting
+        unlink();              // a woken waiter stays first until it runs
+        l_->locked_ = true;
+    }
+    const char* kind() const noexcept override { return "lock.acquire"; }
+
+protected:
+    lock* l_;
+
+private:
+    void leave() noexcept {
+        unlink();
+        if (!l_->locked_) l_->wake_first();
+    }
+};
+
+class lock::scoped_op : public lock::acquire_op {
+public:
+    using acquire_op::acquire_op;
+    scoped_guard<lock> await_resume() {
+        acquire_op::await_resume();
+        return scoped_guard<lock>(*l_);
+    }
+};
+
+inline void lock::wake_first() noexcept {
+    acquire_op* w = waiters_.front();
+    if (w && w->waiting()) w->wake_soon();
+}
+
 inline lock::acquire_op lock::acquire() noexcept { return acquire_op(*this); }
-inline auto lock::scoped() noexcept { return scoped_op(*this); }
+inline lock::scoped_op lock::scoped() noexcept { return scoped_op(*this); }
 
 } // namespace uvasync

@@ -7,7 +7,23 @@
 #include <optional>
 #include <utility>
 
+#include "errors.hpp"
+
 namespace uvasync {
+
+namespace detail {
+// Whether `e` holds a cancelled_error (rethrown to be looked at).
+inline bool is_cancellation(const std::exception_ptr& e) noexcept {
+    if (!e) return false;
+    try {
+        std::rethrow_exception(e);
+    } catch (const cancelled_error&) {
+        return true;
+    } catch (...) {
+        return false;
+    }
+}
+} // namespace detail
 
 template <class T> class outcome {
 public:
@@ -32,6 +48,8 @@ public:
     // The exception (a cancelled child's holds its cancelled_error); null
     // when there is a value.
     std::exception_ptr error() const noexcept { return error_; }
+    // The operation was cancelled: error() holds a cancelled_error.
+    bool cancelled() const noexcept { return detail::is_cancellation(error_); }
 
 private:
     std::optional<T> value_;
@@ -49,6 +67,7 @@ public:
         if (error_) std::rethrow_exception(error_);
     }
     std::exception_ptr error() const noexcept { return error_; }
+    bool cancelled() const noexcept { return detail::is_cancellation(error_); }
 
 private:
     std::exception_ptr error_;

@@ -17,79 +17,61 @@
 // (counting them as done for join()). Blocked putters and getters wake.
 #pragma once
 
-#include <coroutine>
 #include <cstddef>
 #include <functional>
 #include <stdexcept>
 #include <utility>
 
-#include "detail/loop_core.hpp"
+#include "detail/intrusive_list.hpp"
+#include "detail/operation.hpp"
 #include "detail/queue_store.hpp"
-#include "detail/task_state.hpp"
-#include "detail/wait_list.hpp"
 #include "errors.hpp"
 #include "event.hpp"
-#include "task.hpp"
 
 namespace uvasync {
 
 namespace detail {
 
 // A blocked put() or get(). Woken, it re-checks its condition when it runs
-// (through a ready node of its own, in the order the task would have run)
-// and either resumes its task or queues again.
-struct queue_waiter : wait_node, ready_node {
-    wait_list* list;
-    bool (*blocked)(queue_waiter*) noexcept;
-    bool scheduled = false;
+// (through a ready node of its own, where the task would have run) and
+// either resumes its task or waits again at the back, as asyncio's getter
+// loop does when another task took the item first.
+template <class Derived> class queue_waiter : public operation<Derived>, public list_hook<>, public ready_node {
+public:
+    using list = intrusive_list<Derived>;
 
-    queue_waiter(wait_list& l, bool (*still_blocked)(queue_waiter*) noexcept) noexcept
-        : list(&l), blocked(still_blocked) {
-        ready_node::run = &on_run;
-    }
-    queue_waiter(const queue_waiter&) = delete;
-    ~queue_waiter() { // frame destroyed while waiting (event_loop::close)
-        list->remove(this);
-        if (scheduled) task->loop->unschedule(this);
-    }
+    explicit queue_waiter(list& l) noexcept : list_(&l) {}
+    queue_waiter(queue_waiter&& o) noexcept : operation<Derived>(std::move(o)), ready_node(), list_(o.list_) {}
 
-    template <class P> bool suspend(std::coroutine_handle<P> h) noexcept {
-        if (!park(h.promise().root, h)) return false;
-        abort = &on_abort;
-        list->push_back(this);
+    bool start() noexcept {
+        list_->push_back(self());
         return true;
     }
-    // Called by the queue after taking this waiter off its list.
-    void wake() noexcept {
-        woken = true;
-        task->parked = nullptr;
-        scheduled = true;
-        task->loop->schedule(this);
+    cancel_outcome cancel() noexcept {
+        list_hook<>::unlink();
+        return cancel_outcome::stopped;
     }
-    static void on_run(ready_node* n) noexcept {
-        auto* self = static_cast<queue_waiter*>(n);
-        self->scheduled = false;
-        task_state_base* t = self->task;
-        if (!t->must_cancel && self->blocked(self)) { // someone else got there first
-            self->woken = false;
-            t->parked = self;
-            self->list->push_back(self);
+    // Called by the queue after taking this waiter off its list.
+    void wake() noexcept { this->wake_soon(this); }
+
+private:
+    Derived* self() noexcept { return static_cast<Derived*>(this); }
+    void run() noexcept override {
+        if (!this->cancel_pending() && self()->blocked()) { // someone else got there first
+            this->wait_again();
+            list_->push_back(self());
             return;
         }
-        t->loop->resume(t, t->resume_point);
+        this->resume_woken();
     }
-    static bool on_abort(parked_op* op) noexcept {
-        auto* self = static_cast<queue_waiter*>(op);
-        self->list->remove(self);
-        return false;
-    }
+    list* list_;
 };
 
 template <class T, class Store> class basic_queue {
-    struct get_op;
-    struct put_op;
-
 public:
+    class get_op;
+    class put_op;
+
     using value_type = T;
 
     template <class... StoreArgs>
@@ -136,8 +118,8 @@ public:
         if (unfinished_ == 0) throw std::logic_error("queue::task_done: called too many times");
         if (--unfinished_ == 0) finished_.set();
     }
-    // Returns once every item put has been marked task_done().
-    task<> join() { return finished_.wait(); }
+    // co_await: returns once every item put has been marked task_done().
+    [[nodiscard]] event::wait_op join() noexcept { return finished_.wait(); }
 
     // See the header comment.
     void shutdown(bool immediate = false) {
@@ -149,66 +131,58 @@ public:
             }
             if (unfinished_ == 0) finished_.set();
         }
-        while (wait_node* g = getters_.pop_front()) static_cast<queue_waiter*>(g)->wake();
-        while (wait_node* p = putters_.pop_front()) static_cast<queue_waiter*>(p)->wake();
+        while (get_op* g = getters_.pop_front()) g->wake();
+        while (put_op* p = putters_.pop_front()) p->wake();
     }
 
 private:
-    static void wake_next(wait_list& waiters) noexcept {
-        if (wait_node* w = waiters.pop_front()) static_cast<queue_waiter*>(w)->wake();
+    template <class W> static void wake_next(intrusive_list<W>& waiters) noexcept {
+        if (W* w = waiters.pop_front()) w->wake();
     }
-
-    struct get_op : queue_waiter {
-        basic_queue* q;
-
-        explicit get_op(basic_queue& owner) noexcept : queue_waiter(owner.getters_, &still_blocked), q(&owner) {}
-
-        static bool still_blocked(queue_waiter* w) noexcept {
-            basic_queue* q = static_cast<get_op*>(w)->q;
-            return q->store_.empty() && !q->shutdown_;
-        }
-        bool await_ready() const noexcept { return !q->store_.empty() || q->shutdown_; }
-        template <class P> bool await_suspend(std::coroutine_handle<P> h) noexcept { return suspend(h); }
-        T await_resume() {
-            if (task && task->must_cancel) {
-                q->getters_.remove(this);
-                // Woken for an item we will not take: wake the next getter.
-                if (woken && !q->store_.empty()) wake_next(q->getters_);
-                throw_if_cancelled();
-            }
-            return q->get_nowait();
-        }
-    };
-
-    struct put_op : queue_waiter {
-        basic_queue* q;
-        T item;
-
-        put_op(basic_queue& owner, T&& v) : queue_waiter(owner.putters_, &still_blocked), q(&owner), item(std::move(v)) {}
-
-        static bool still_blocked(queue_waiter* w) noexcept {
-            basic_queue* q = static_cast<put_op*>(w)->q;
-            return q->full() && !q->shutdown_;
-        }
-        bool await_ready() const noexcept { return !q->full() || q->shutdown_; }
-        template <class P> bool await_suspend(std::coroutine_handle<P> h) noexcept { return suspend(h); }
-        void await_resume() {
-            if (task && task->must_cancel) {
-                q->putters_.remove(this);
-                if (woken && !q->full()) wake_next(q->putters_);
-                throw_if_cancelled();
-            }
-            q->put_nowait(std::move(item));
-        }
-    };
 
     Store store_;
     std::size_t maxsize_;
     std::size_t unfinished_ = 0;
     bool shutdown_ = false;
-    wait_list getters_;
-    wait_list putters_;
+    intrusive_list<get_op> getters_;
+    intrusive_list<put_op> putters_;
     event finished_;
+};
+
+template <class T, class Store> class basic_queue<T, Store>::get_op final : public queue_waiter<get_op> {
+public:
+    explicit get_op(basic_queue& q) noexcept : queue_waiter<get_op>(q.getters_), q_(&q) {}
+
+    bool blocked() const noexcept { return q_->store_.empty() && !q_->shutdown_; }
+    bool ready() const noexcept { return !blocked(); }
+    // Woken for an item it will not take: the next getter gets the turn.
+    void give_back() noexcept {
+        if (!q_->store_.empty()) wake_next(q_->getters_);
+    }
+    T result() { return q_->get_nowait(); }
+    const char* kind() const noexcept override { return "queue.get"; }
+
+private:
+    basic_queue* q_;
+};
+
+template <class T, class Store> class basic_queue<T, Store>::put_op final : public queue_waiter<put_op> {
+public:
+    put_op(basic_queue& q, T&& item) : queue_waiter<put_op>(q.putters_), q_(&q), item_(std::move(item)) {}
+    put_op(put_op&& o) noexcept(std::is_nothrow_move_constructible_v<T>)
+        : queue_waiter<put_op>(std::move(o)), q_(o.q_), item_(std::move(o.item_)) {}
+
+    bool blocked() const noexcept { return q_->full() && !q_->shutdown_; }
+    bool ready() const noexcept { return !blocked(); }
+    void give_back() noexcept {
+        if (!q_->full()) wake_next(q_->putters_);
+    }
+    void result() { q_->put_nowait(std::move(item_)); }
+    const char* kind() const noexcept override { return "queue.put"; }
+
+private:
+    basic_queue* q_;
+    T item_;
 };
 
 } // namespace detail

@@ -7,20 +7,20 @@
 // release() picked it gives its unit to the next one.
 #pragma once
 
-#include <coroutine>
 #include <cstddef>
 #include <stdexcept>
 
-#include "detail/task_state.hpp"
-#include "detail/wait_list.hpp"
+#include "detail/intrusive_list.hpp"
+#include "detail/operation.hpp"
 #include "scoped_guard.hpp"
 
 namespace uvasync {
 
 class semaphore {
-    struct acquire_op;
-
 public:
+    class acquire_op;
+    template <class Owner> class scoped_op;
+
     // std::invalid_argument if `value` is negative.
     explicit semaphore(std::ptrdiff_t value = 1) : semaphore(value, -1) {}
     semaphore(const semaphore&) = delete;
@@ -29,7 +29,7 @@ public:
     // co_await: takes a unit, waiting (FIFO) while none is free.
     [[nodiscard]] acquire_op acquire() noexcept;
     // co_await: takes a unit and returns a guard that releases it.
-    [[nodiscard]] auto scoped() noexcept;
+    [[nodiscard]] scoped_op<semaphore> scoped() noexcept;
     // Gives a unit back, waking the first waiter. For a bounded_semaphore,
     // std::logic_error when that would exceed the initial value.
     void release() {
@@ -47,71 +47,77 @@ protected:
     }
 
 private:
-    // Hands a unit to the first waiter not yet woken.
-    bool wake_next() noexcept {
-        for (detail::wait_node* w = waiters_.front(); w; w = w->next) {
-            if (!w->woken) {
-                --value_;
-                w->woken = true;
-                w->wake_soon();
-                return true;
-            }
+    // Hands a unit to the first waiter not woken yet.
+    bool wake_next() noexcept;
+    // Newcomers may have queued behind a waiter that left: serve as many as
+    // there are units.
+    void wake_while_free() noexcept {
+        while (value_ > 0 && wake_next()) {
         }
-        return false;
     }
 
-    struct acquire_op : detail::wait_node {
-        semaphore* s;
-
-        explicit acquire_op(semaphore& owner) noexcept : s(&owner) {}
-        acquire_op(const acquire_op&) = delete;
-        ~acquire_op() { s->waiters_.remove(this); }
-
-        bool await_ready() noexcept {
-            if (!s->locked()) {
-                --s->value_;
-                return true;
-            }
-            return false;
-        }
-        template <class P> bool await_suspend(std::coroutine_handle<P> h) noexcept {
-            if (!park(h.promise().root, h)) return false;
-            abort = &on_abort;
-            s->waiters_.push_back(this);
-            return true;
-        }
-        void await_resume() {
-            if (!task) return; // taken without waiting
-            s->waiters_.remove(this);
-            const bool cancelled = task->must_cancel;
-            if (cancelled && woken) ++s->value_; // picked, but will not take it
-            // Newcomers may have queued behind us: wake as many as there are units.
-            while (s->value_ > 0 && s->wake_next()) {
-            }
-            if (cancelled) throw_if_cancelled();
-        }
-        static bool on_abort(parked_op* op) noexcept {
-            auto* self = static_cast<acquire_op*>(op);
-            self->s->waiters_.remove(self);
-            return false;
-        }
-    };
-
-    template <class Owner> struct scoped_op : acquire_op {
-        using acquire_op::acquire_op;
-        scoped_guard<Owner> await_resume() {
-            acquire_op::await_resume();
-            return scoped_guard<Owner>(static_cast<Owner&>(*s));
-        }
-    };
-
-    detail::wait_list waiters_;
+    detail::intrusive_list<acquire_op> waiters_;
     std::ptrdiff_t value_;
     std::ptrdiff_t bound_; // the initial value of a bounded_semaphore, else -1
 };
 
+class semaphore::acquire_op : public detail::operation<acquire_op>, public detail::list_hook<> {
+public:
+    explicit acquire_op(semaphore& s) noexcept : s_(&s) {}
+    acquire_op(acquire_op&& o) noexcept : operation(std::move(o)), s_(o.s_) {}
+
+    bool ready() noexcept {
+        if (s_->locked()) return false;
+        --s_->value_;
+        return true;
+    }
+    bool start() noexcept {
+        s_->waiters_.push_back(this);
+        return true;
+    }
+    detail::cancel_outcome cancel() noexcept {
+        unlink();
+        s_->wake_while_free();
+        return detail::cancel_outcome::stopped;
+    }
+    void give_back() noexcept { // picked, but will not take it
+        unlink();
+        ++s_->value_;
+        s_->wake_while_free();
+    }
+    void result() noexcept {
+        if (!linked()) return; // taken without waiting
+        unlink();
+        s_->wake_while_free();
+    }
+    const char* kind() const noexcept override { return "semaphore.acquire"; }
+
+protected:
+    semaphore* s_;
+};
+
+template <class Owner> class semaphore::scoped_op : public semaphore::acquire_op {
+public:
+    using acquire_op::acquire_op;
+    scoped_guard<Owner> await_resume() {
+        acquire_op::await_resume();
+        return scoped_guard<Owner>(static_cast<Owner&>(*s_));
+    }
+};
+
+inline bool semaphore::wake_next() noexcept {
+    for (acquire_op* w = waiters_.front(); w; w = waiters_.next(w)) {
+        if (w->waiting()) {
+            --value_;
+            w->wake_soon();
+            return true;
+        }
+    }
+    return false;
+}
+
 inline semaphore::acquire_op semaphore::acquire() noexcept { return acquire_op(*this); }
-inline auto semaphore::scoped() noexcept { return scoped_op<semaphore>(*this); }
+inline semaphore::scoped_op<semaphore> semaphore::scoped() noexcept { return scoped_op<semaphore>(*this); }
 
 // asyncio.BoundedSemaphore: release() above the initial value is an error.
 class bounded_semaphore : public semaphore {

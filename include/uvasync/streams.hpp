@@ -30,8 +30,10 @@
 
 #include <uv.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
+#include <cstring>
 #include <cstdint>
 #include <optional>
 #include <ranges>
@@ -41,6 +43,8 @@
 #include <type_traits>
 #include <utility>
 
+#include "detail/operation.hpp"
+#include "detail/stream_core.hpp"
 #include "endpoint.hpp"
 #include "errors.hpp"
 #include "task.hpp"
@@ -48,7 +52,150 @@
 namespace uvasync {
 
 namespace detail {
+
 class stream_conn;
+
+// What a read waits for. The connection checks it as data arrives and
+// completes the read once it holds, so a read that needs several chunks
+// (a line, n bytes) wakes its task once.
+struct read_want {
+    enum class kind : std::uint8_t { any, exactly, line, until };
+    kind what = kind::any;
+    std::size_t n = 0;          // read(n), readexactly(n): bytes
+    std::string_view separator; // readuntil
+    std::size_t scanned = 0;    // line, until: bytes searched already
+    std::size_t found = std::string_view::npos; // line, until: where the separator starts
+    std::span<char> into;       // read(span): the caller's buffer, lent to libuv while waiting
+    std::size_t got = 0;        // read(span): bytes that landed in `into` directly
+};
+
+// The connection's side of a read (src/streams.cpp).
+bool read_ready(stream_core* c, read_want& w) noexcept; // scanning for a separator
+void read_wait(stream_core* c, read_want& w, operation_base& op);
+void read_unwait(stream_core* c, read_want& w) noexcept;
+std::string take_some(stream_core* c, read_want& w);
+std::size_t take_into(stream_core* c, read_want& w);
+std::string take_exactly(stream_core* c, read_want& w);
+std::string take_line(stream_core* c, read_want& w);
+std::string take_until(stream_core* c, read_want& w);
+
+// A read of the stream_reader: no frame of its own, and with the data
+// buffered already it completes without suspending (asyncio's read that
+// does not yield). While it waits it keeps the connection alive.
+template <class R, R (*Take)(stream_core*, read_want&), read_want::kind What>
+class stream_read_op final : public operation<stream_read_op<R, Take, What>> {
+public:
+    // read(n), readexactly(n), readline (n unused)
+    stream_read_op(stream_core* c, std::size_t n) noexcept : c_(c) {
+        want_.what = What;
+        want_.n = n;
+    }
+    // read(span)
+    stream_read_op(stream_core* c, std::span<char> into) noexcept : c_(c) {
+        want_.into = into;
+        want_.n = into.size();
+    }
+    // readuntil(separator)
+    stream_read_op(stream_core* c, std::string_view separator) noexcept : c_(c) {
+        want_.what = What;
+        want_.separator = separator;
+    }
+    stream_read_op(stream_read_op&& o) noexcept : operation<stream_read_op>(std::move(o)), c_(o.c_), want_(o.want_) {}
+    ~stream_read_op() {
+        if (held_) c_->release();
+    }
+
+    bool ready() noexcept {
+        if constexpr (What == read_want::kind::any) return c_->rn > 0 || want_.n == 0 || c_->error || c_->eof;
+        else if constexpr (What == read_want::kind::exactly) return c_->rn >= want_.n || c_->error || c_->eof;
+        else return (c_->rn > want_.scanned || c_->error || c_->eof) && read_ready(c_, want_); // nothing new: no
+    }
+    bool start() {
+        read_wait(c_, want_, *this);
+        c_->add_ref();
+        held_ = true;
+        return true;
+    }
+    cancel_outcome cancel() noexcept {
+        read_unwait(c_, want_);
+        return cancel_outcome::stopped;
+    }
+    R result() {
+        if constexpr (std::is_same_v<R, std::size_t>) { // read(span): straight into the caller's buffer
+            if (want_.got) return want_.got;
+            if (const std::size_t n = std::min(want_.into.size(), c_->rn); n > 0) {
+                std::memcpy(want_.into.data(), c_->rp, n);
+                c_->consume(n);
+                return n;
+            }
+        }
+        return Take(c_, want_);
+    }
+    const char* kind() const noexcept override {
+        switch (What) {
+        case read_want::kind::any: return "read";
+        case read_want::kind::exactly: return "readexactly";
+        case read_want::kind::line: return "readline";
+        case read_want::kind::until: return "readuntil";
+        }
+        return "read";
+    }
+
+private:
+    stream_core* c_;
+    read_want want_;
+    bool held_ = false;
+};
+
+// stream_writer::drain() and wait_closed(): waits on one of the connection's
+// lists; with nothing to wait for it does not suspend.
+class conn_wait_op final : public operation<conn_wait_op>, public list_hook<> {
+public:
+    enum class what : std::uint8_t { drain, closed };
+    conn_wait_op(stream_core* c, what w) noexcept : c_(c), what_(w) {}
+    conn_wait_op(conn_wait_op&& o) noexcept : operation<conn_wait_op>(std::move(o)), c_(o.c_), what_(o.what_) {}
+    ~conn_wait_op() {
+        if (held_) c_->release();
+    }
+
+    bool ready() const noexcept {
+        if (what_ == what::closed) return c_->closed;
+        return !c_->paused_writing || c_->error || c_->handle_closing;
+    }
+    bool start() noexcept;
+    cancel_outcome cancel() noexcept {
+        unlink();
+        return cancel_outcome::stopped;
+    }
+    void result() {
+        // drain(): the connection's error; lost before drain() began (not
+        // while it waited): "connection lost", as asyncio.
+        if ((c_->error || c_->handle_closing) && what_ == what::drain && (c_->error || !task())) throw_lost();
+    }
+    const char* kind() const noexcept override { return what_ == what::drain ? "drain" : "wait_closed"; }
+
+private:
+    [[noreturn]] void throw_lost() const;
+    stream_core* c_;
+    what what_;
+    bool held_ = false;
+};
+
+// std::logic_error "<what>: the stream is not connected (moved from?)".
+[[noreturn]] void throw_not_connected(const char* what);
+inline stream_core* connected(stream_core* c, const char* what) {
+    if (!c) throw_not_connected(what);
+    return c;
+}
+
+// The writes that did not go straight to the socket.
+void write_queued(stream_core* c, std::string_view data, int sent);
+void write_queued(stream_core* c, std::string&& data, int sent);
+// A string the socket took whole: its buffer serves a later read(n).
+void reuse_string(std::string&& s) noexcept;
+void write_checked(stream_core* c, std::string_view data);
+void write_checked(stream_core* c, std::string&& data);
+
 } // namespace detail
 
 // asyncio's default buffer limit (2**16).
@@ -57,6 +204,12 @@ inline constexpr std::size_t default_stream_limit = 64 * 1024;
 // asyncio.StreamReader.
 class stream_reader {
 public:
+    using read_op = detail::stream_read_op<std::string, &detail::take_some, detail::read_want::kind::any>;
+    using read_into_op = detail::stream_read_op<std::size_t, &detail::take_into, detail::read_want::kind::any>;
+    using readexactly_op = detail::stream_read_op<std::string, &detail::take_exactly, detail::read_want::kind::exactly>;
+    using readline_op = detail::stream_read_op<std::string, &detail::take_line, detail::read_want::kind::line>;
+    using readuntil_op = detail::stream_read_op<std::string, &detail::take_until, detail::read_want::kind::until>;
+
     stream_reader() noexcept = default; // not connected: valid() is false
     stream_reader(stream_reader&& o) noexcept : c_(std::exchange(o.c_, nullptr)) {}
     stream_reader& operator=(stream_reader&& o) noexcept;
@@ -66,31 +219,38 @@ public:
 
     bool valid() const noexcept { return c_ != nullptr; }
 
+    // Every read is awaited with co_await; the awaitable does not suspend
+    // when the data is buffered already, and has no coroutine frame of its
+    // own. Only one task at a time may wait for data (std::runtime_error).
+
     // Up to n bytes, as soon as any are available; empty only at EOF (and
     // for n == 0, which returns at once).
-    task<std::string> read(std::size_t n);
+    [[nodiscard]] read_op read(std::size_t n) { return read_op(detail::connected(c_, "read"), n); }
     // Up to into.size() bytes into a buffer of the caller's, returning how
     // many; 0 only at EOF (or for an empty buffer). While the task waits, the
     // socket is read straight into `into`: no copy and no allocation, for
     // servers that reuse one buffer per connection. `into` must stay valid
     // until the read completes.
-    task<std::size_t> read(std::span<char> into);
-    // Everything until EOF.
+    [[nodiscard]] read_into_op read(std::span<char> into) { return read_into_op(detail::connected(c_, "read"), into); }
+    // Everything until EOF (a task: it reads until the peer closes).
     task<std::string> read();
     // One line, including its "\n". At EOF without a newline: what is left
     // (empty when nothing is). A line longer than the limit throws
     // limit_overrun_error and is discarded (the whole line if its newline
     // has arrived, otherwise the buffer).
-    task<std::string> readline();
+    [[nodiscard]] readline_op readline() { return readline_op(detail::connected(c_, "readline"), std::size_t{0}); }
     // Exactly n bytes. EOF first: incomplete_read_error with the partial
     // bytes (which leave the buffer).
-    task<std::string> readexactly(std::size_t n);
+    [[nodiscard]] readexactly_op readexactly(std::size_t n) {
+        return readexactly_op(detail::connected(c_, "readexactly"), n);
+    }
     // Data up to and including `separator` (which may be several bytes,
     // found across chunk boundaries). Empty separator: std::invalid_argument.
     // EOF first: incomplete_read_error with everything buffered (buffer
     // cleared; expected() == 0). Separator not within the limit:
     // limit_overrun_error, and the data stays in the buffer.
-    task<std::string> readuntil(std::string_view separator = "\n");
+    // `separator` must stay valid until the read completes (a literal does).
+    [[nodiscard]] readuntil_op readuntil(std::string_view separator = "\n");
 
     // EOF was received and the buffer is empty.
     bool at_eof() const noexcept;
@@ -100,9 +260,10 @@ public:
 
 private:
     friend class detail::stream_conn;
-    explicit stream_reader(detail::stream_conn* c) noexcept : c_(c) {}
-    detail::stream_conn* c_ = nullptr;
+    explicit stream_reader(detail::stream_core* c) noexcept : c_(c) {}
+    detail::stream_core* c_ = nullptr;
 };
+
 
 // asyncio.StreamWriter.
 class stream_writer {
@@ -139,8 +300,11 @@ public:
     // buffer is down to the low-water mark. Throws the connection's error
     // (std::system_error) once the connection is lost; after a clean close
     // it throws std::errc::connection_reset ("connection lost"), as asyncio.
-    // Any number of tasks may wait in drain() at once.
-    task<> drain();
+    // Any number of tasks may wait in drain() at once. Frame-less, and
+    // with nothing to wait for it does not suspend.
+    [[nodiscard]] detail::conn_wait_op drain() {
+        return detail::conn_wait_op(detail::connected(c_, "drain"), detail::conn_wait_op::what::drain);
+    }
 
     bool can_write_eof() const noexcept { return true; }
     // Sends everything buffered, then shuts the sending side down (the peer
@@ -152,7 +316,7 @@ public:
     // Closes at once, dropping whatever is still buffered (transport.abort()).
     void abort();
     // Waits until the socket is closed.
-    task<> wait_closed();
+    [[nodiscard]] detail::conn_wait_op wait_closed();
     bool is_closing() const noexcept;
 
     // Addresses of a TCP connection (empty endpoint for Unix sockets, or
@@ -180,9 +344,35 @@ public:
 
 private:
     friend class detail::stream_conn;
-    explicit stream_writer(detail::stream_conn* c) noexcept : c_(c) {}
-    detail::stream_conn* c_ = nullptr;
+    explicit stream_writer(detail::stream_core* c) noexcept : c_(c) {}
+    detail::stream_core* c_ = nullptr;
 };
+
+// The common case inline: nothing queued, and the socket takes it all.
+inline void stream_writer::write(std::string_view data) {
+    if (c_ && c_->can_write_directly() && !data.empty()) {
+        uv_buf_t b;
+        b.base = const_cast<char*>(data.data());
+        b.len = data.size();
+        const int n = uv_try_write(c_->stream, &b, 1);
+        if (n >= 0 && static_cast<std::size_t>(n) == data.size()) return;
+        detail::write_queued(c_, data, n);
+        return;
+    }
+    detail::write_checked(c_, data);
+}
+inline void stream_writer::write(std::string&& data) {
+    if (c_ && c_->can_write_directly() && !data.empty()) {
+        uv_buf_t b;
+        b.base = data.data();
+        b.len = data.size();
+        const int n = uv_try_write(c_->stream, &b, 1);
+        if (n >= 0 && static_cast<std::size_t>(n) == data.size()) detail::reuse_string(std::move(data));
+        else detail::write_queued(c_, std::move(data), n);
+        return;
+    }
+    detail::write_checked(c_, std::move(data));
+}
 
 struct connect_options {
     // The reader's buffer limit (readline / readuntil limit, flow control).

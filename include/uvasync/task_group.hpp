@@ -27,25 +27,24 @@
 #pragma once
 
 #include <exception>
-#include <list>
 #include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "detail/task_state.hpp"
+#include "detail/child_watch.hpp"
+#include "detail/loop_core.hpp"
 #include "errors.hpp"
-#include "event_loop.hpp"
 #include "task.hpp"
 #include "task_handle.hpp"
 
 namespace uvasync {
 
-class task_group {
+class task_group : detail::child_watch::listener {
 public:
     // Runs `body(group)` and waits for every child; see above.
     template <class Body> static task<> scope(Body body) {
-        task_group g(detail::running_loop() ? detail::running_loop()->core().current_task : nullptr);
+        task_group g(detail::running_task());
         std::exception_ptr body_error;
         bool body_cancelled = false;
         try {
@@ -67,27 +66,27 @@ public:
     // Schedules `t` as a child of the group.
     template <class T> task_handle<T> create_task(task<T> t, std::string name = {}) {
         check_open();
-        task_handle<T> h = parent_->loop->self().create_task(std::move(t), std::move(name));
-        adopt(h);
+        task_handle<T> h = detail::spawn(parent_->loop(), std::move(t), std::move(name));
+        children_.add(h);
         return h;
     }
 
 private:
-    struct wait_op;
+    class wait_op;
 
     explicit task_group(detail::task_state_base* parent);
-    ~task_group();
+    ~task_group() = default;
 
     void check_open() const;
-    void adopt(const task_handle<>& child);
-    void on_child_done(std::list<task_handle<>>::iterator it);
+    std::coroutine_handle<> child_done(detail::task_state_base& child, std::size_t, bool) noexcept override;
+    const detail::task_state_base* waiting_task() const noexcept override { return parent_; }
     void abort_children();
     task<> finish(std::exception_ptr body_error, bool body_cancelled);
 
     detail::task_state_base* parent_;
-    std::list<task_handle<>> tasks_; // children still running
+    detail::child_watch children_{*this, detail::child_watch::delivery::soon}; // the children still running
     std::vector<std::exception_ptr> errors_;
-    wait_op* waiter_ = nullptr;      // the scope waiting for tasks_ to empty
+    wait_op* waiter_ = nullptr;           // the scope waiting for the last child
     bool exiting_ = false;
     bool aborting_ = false;
     bool parent_cancel_requested_ = false;

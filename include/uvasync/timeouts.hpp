@@ -9,7 +9,7 @@
 #include <chrono>
 
 #include "detail/loop_core.hpp"
-#include "detail/task_state.hpp"
+#include "detail/operation.hpp"
 #include "errors.hpp"
 #include "event_loop.hpp"
 #include "task.hpp"
@@ -19,94 +19,84 @@ namespace uvasync {
 
 namespace detail {
 
-// Parks until `target` finishes; at the deadline it cancels the target and
+// Waits until `target` finishes; at the deadline it cancels the target and
 // goes on waiting for it.
-struct timed_wait_op : parked_op, task_waiter, timer_node {
-    task_state_base* target;
-    std::int64_t until;
-    std::uint32_t cancels_at_entry = 0;
-    bool timed_out = false;
+class timed_wait_op final : public operation<timed_wait_op>, public task_waiter, public timer_node {
+public:
+    timed_wait_op(task_state_base& target, std::int64_t deadline_ns) noexcept : target_(&target), until_(deadline_ns) {}
 
-    timed_wait_op(task_state_base* t, std::int64_t deadline_ns) noexcept : target(t), until(deadline_ns) {
-        target->add_ref();
-    }
-    timed_wait_op(const timed_wait_op&) = delete;
-    ~timed_wait_op() {
-        if (armed()) task->loop->remove_timer(this);
-        if (task) target->remove_waiter(this); // see handle_awaiter
-        target->release();
-    }
-
-    bool await_ready() const noexcept { return target->done(); }
-    template <class P> bool await_suspend(std::coroutine_handle<P> h) {
-        task_state_base* t = h.promise().root;
-        if (target == t) throw std::runtime_error("a task cannot await itself");
-        // A cancellation pending on entry goes to the target, as for an
-        // awaited task (see handle_awaiter); it counts as the caller's
-        // cancellation, not as a timeout.
-        bool handed_on = false;
-        if (t->must_cancel && target->cancel(t->extra ? t->extra->cancel_message : std::string())) {
-            t->must_cancel = false;
-            handed_on = true;
-        }
-        if (!park(t, h)) return false;
-        cancels_at_entry = t->cancel_requests - (handed_on ? 1 : 0);
-        abort = &on_abort;
-        notify = &on_notify;
-        target->add_waiter(this);
-        if (until <= now_ns()) {
-            timed_out = true;
-            target->cancel({});
+    bool ready() const noexcept { return target_->done(); }
+    bool start() {
+        if (target_ == task()) throw std::runtime_error("a task cannot await itself");
+        // A cancellation pending on entry is the caller's, not a timeout.
+        cancels_at_entry_ = task()->cancelling() - (cancel_pending() ? 1 : 0);
+        target_->add_waiter(*this);
+        if (until_ <= now_ns()) {
+            timed_out_ = true;
+            target_->cancel({});
         } else {
-            deadline = until;
-            fire = &on_fire;
-            t->loop->add_timer(this);
+            deadline = until_;
+            task()->loop().add_timer(*this);
         }
         return true;
     }
-    void await_resume() const {
-        if (task) throw_if_cancelled();
+    cancel_outcome cancel() noexcept {
+        disarm();
+        return target_->cancel(cancel_message()) ? cancel_outcome::handed_on : cancel_outcome::stopped;
     }
-    // The deadline passed, and the caller was not cancelled meanwhile.
-    bool expired() const noexcept { return timed_out && !(task && task->cancel_requests > cancels_at_entry); }
+    void result() noexcept { disarm(); }
+    const char* kind() const noexcept override { return "wait_for"; }
 
-    static void on_fire(timer_node* n) noexcept {
-        auto* self = static_cast<timed_wait_op*>(n);
-        self->timed_out = true;
-        self->target->cancel({});
+    // The deadline passed, and the caller was not cancelled meanwhile.
+    bool expired() const noexcept { return timed_out_ && !(task() && task()->cancelling() > cancels_at_entry_); }
+
+private:
+    void disarm() noexcept {
+        if (armed()) task()->loop().remove_timer(*this);
     }
-    static bool on_abort(parked_op* op) {
-        auto* self = static_cast<timed_wait_op*>(op);
-        if (self->armed()) self->task->loop->remove_timer(self);
-        return self->target->cancel(self->task->extra ? self->task->extra->cancel_message : std::string());
+    std::coroutine_handle<> task_finished(bool may_transfer) noexcept override {
+        disarm();
+        return wake_transfer(may_transfer);
     }
-    static std::coroutine_handle<> on_notify(task_waiter* w, bool may_transfer) noexcept {
-        auto* self = static_cast<timed_wait_op*>(w);
-        task_state_base* t = self->task;
-        if (self->armed()) t->loop->remove_timer(self);
-        return self->wake_from_task(may_transfer);
+    const task_state_base* waiting_task() const noexcept override { return task(); }
+    void fire() noexcept override {
+        timed_out_ = true;
+        target_->cancel({});
     }
+
+    task_state_base* target_;
+    std::int64_t until_;
+    std::uint32_t cancels_at_entry_ = 0;
+    bool timed_out_ = false;
 };
 
-template <class T> task<T> wait_until_ns(task_handle<T> h, std::int64_t deadline_ns) {
-    timed_wait_op op(h.state(), deadline_ns);
-    co_await op;
-    if (op.expired() && h.cancelled()) throw timeout_error();
-    co_return result_of<T>(h.state());
+// The awaited work as a task: a handle as it is, a task<T> scheduled, any
+// other awaitable (lock.acquire(), reader.read(n), ...) wrapped in a task.
+template <class T> task_handle<T> as_handle(task_handle<T> h) {
+    if (!h.valid()) throw std::invalid_argument("wait_for: empty task_handle");
+    return h;
 }
+template <class T> task_handle<T> as_handle(task<T> t) { return create_task(std::move(t)); }
+template <class A>
+    requires(awaitable<A> && !is_task<A>::value)
+auto as_handle(A aw) {
+    return create_task(as_task(std::move(aw)));
+}
+template <class A> using handle_value_t = typename decltype(as_handle(std::declval<A>()))::value_type;
 
-template <class T> task<T> wait_until_ns(task<T> t, std::int64_t deadline_ns) {
-    task_handle<T> h = create_task(std::move(t));
-    timed_wait_op op(h.state(), deadline_ns);
+template <class A> task<handle_value_t<A>> wait_until_ns(A aw, std::int64_t deadline_ns) {
+    auto h = as_handle(std::move(aw));
+    timed_wait_op op(*h.state(), deadline_ns);
     co_await op;
     if (op.expired() && h.cancelled()) throw timeout_error();
-    co_return result_of<T>(h.state());
+    co_return result_of<handle_value_t<A>>(*h.state());
 }
 
 } // namespace detail
 
-// asyncio.wait_for(aw, timeout), for a task<T> (scheduled as its own task)
-// or a task_handle<T>.
+// asyncio.wait_for(aw, timeout), for any awaitable: a task_handle<T>, a
+// task<T> (scheduled as its own task), or an operation such as
+// lock.acquire(), queue.get() or reader.read(n) (run as a task too).
 template <class Awaitable, class Rep, class Period>
 auto wait_for(Awaitable aw, std::chrono::duration<Rep, Period> timeout) {
     return detail::wait_until_ns(std::move(aw), detail::now_ns() + detail::to_ns(timeout));

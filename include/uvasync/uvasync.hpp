@@ -3,6 +3,7 @@
 #pragma once
 
 #include "barrier.hpp"
+#include "call_graph.hpp"
 #include "condition.hpp"
 #include "datagram.hpp"
 #include "dns.hpp"

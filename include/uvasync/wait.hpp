@@ -20,9 +20,9 @@
 #include <stdexcept>
 #include <vector>
 
+#include "detail/child_watch.hpp"
 #include "detail/loop_core.hpp"
-#include "detail/task_state.hpp"
-#include "detail/wait_list.hpp"
+#include "detail/operation.hpp"
 #include "task.hpp"
 #include "task_handle.hpp"
 
@@ -37,58 +37,39 @@ template <class T> struct wait_result {
 
 namespace detail {
 
-struct wait_any_op;
-
-struct wait_child final : task_waiter {
-    wait_any_op* op = nullptr;
-    task_state_base* state = nullptr;
-    bool registered = false;
-};
-
-// Parks until the return_when condition holds for `children`, or the deadline.
-struct wait_any_op : parked_op, timer_node {
-    wait_child* children;
-    std::size_t count;
-    std::size_t remaining = 0;
-    bool failed = false; // a child finished with an exception (not cancelled)
-    return_when when;
-    std::optional<std::int64_t> until;
-    bool woken = false;
-
-    wait_any_op(wait_child* c, std::size_t n, return_when w, std::optional<std::int64_t> deadline) noexcept;
+// Waits until the return_when condition holds for the children, or the deadline.
+class wait_any_op final : public operation<wait_any_op>, child_watch::listener, public timer_node {
+public:
+    wait_any_op(return_when w, std::optional<std::int64_t> deadline) noexcept
+        : children_(*this), when_(w), until_(deadline) {}
     wait_any_op(const wait_any_op&) = delete;
-    ~wait_any_op() { stop(); }
 
-    bool satisfied() const noexcept {
-        return remaining == 0 || (when == return_when::first_completed && remaining < count) ||
-               (when == return_when::first_exception && failed);
-    }
-    bool await_ready() const noexcept { return satisfied(); }
-    template <class P> bool await_suspend(std::coroutine_handle<P> h) noexcept {
-        if (!park(h.promise().root, h)) return false;
-        abort = &on_abort;
-        for (std::size_t i = 0; i < count; ++i) {
-            if (!children[i].state->done()) {
-                children[i].registered = true;
-                children[i].state->add_waiter(&children[i]);
-            }
-        }
-        if (until) {
-            deadline = *until;
-            fire = &on_fire;
-            task->loop->add_timer(this);
-        }
-        return true;
-    }
-    void await_resume() {
+    void add(const task_handle<>& child);
+
+    bool ready() const noexcept { return satisfied(); }
+    bool start() noexcept;
+    cancel_outcome cancel() noexcept { // waiting is cancelled, the tasks are not
         stop();
-        if (task) throw_if_cancelled();
+        return cancel_outcome::stopped;
     }
+    void result() noexcept { stop(); }
+    const char* kind() const noexcept override { return "wait"; }
 
-    void stop() noexcept; // timer off, waiters off
-    static bool on_abort(parked_op* op) noexcept;
-    static void on_fire(timer_node* n) noexcept;
-    static std::coroutine_handle<> on_notify(task_waiter* w, bool may_transfer) noexcept;
+private:
+    bool satisfied() const noexcept {
+        const std::size_t left = children_.remaining();
+        return left == 0 || (when_ == return_when::first_completed && left < children_.added()) ||
+               (when_ == return_when::first_exception && failed_);
+    }
+    void stop() noexcept; // timer off, children no longer heard
+    std::coroutine_handle<> child_done(task_state_base& child, std::size_t, bool may_transfer) noexcept override;
+    const task_state_base* waiting_task() const noexcept override { return task(); }
+    void fire() noexcept override;
+
+    child_watch children_;
+    return_when when_;
+    std::optional<std::int64_t> until_;
+    bool failed_ = false; // a child finished with an exception (not cancelled)
 };
 
 // Keeps the first occurrence of each handle; std::invalid_argument when empty
@@ -107,15 +88,14 @@ std::vector<task_handle<T>> distinct(std::vector<task_handle<T>> hs, const char*
     return out;
 }
 
-task<> wait_ns(std::vector<task_state_base*> states, return_when when, std::optional<std::int64_t> timeout_ns);
-
 template <class T>
 task<wait_result<T>> wait_impl(std::vector<task_handle<T>> hs, return_when when, std::optional<std::int64_t> timeout_ns) {
     std::vector<task_handle<T>> tasks = distinct(std::move(hs), "wait");
-    std::vector<task_state_base*> states;
-    states.reserve(tasks.size());
-    for (auto& h : tasks) states.push_back(h.state());
-    co_await wait_ns(std::move(states), when, timeout_ns);
+    std::optional<std::int64_t> deadline;
+    if (timeout_ns) deadline = now_ns() + *timeout_ns;
+    wait_any_op op(when, deadline);
+    for (auto& h : tasks) op.add(h);
+    co_await op;
     wait_result<T> r;
     for (auto& h : tasks) (h.done() ? r.done : r.pending).push_back(std::move(h));
     co_return r;
@@ -140,108 +120,74 @@ task<wait_result<T>> wait(std::vector<task_handle<T>> tasks, return_when when, s
 // ---- as_completed ------------------------------------------------------------
 
 template <class T> class as_completed_range {
-    struct state;
-    struct child final : detail::task_waiter {
-        state* owner = nullptr;
-        std::size_t index = 0;
-        bool registered = false;
-    };
-    // A task waiting for the next completion; given it directly when it
-    // comes (so nobody can take it meanwhile).
-    struct waiter : detail::wait_node {
-        std::size_t given = 0;
-    };
-    struct state {
+    class next_result;
+    // The children, and the indices finished but not handed out yet, in
+    // finishing order: finished[head, tail). Room for every index on both
+    // sides, so that nothing allocates when a task finishes.
+    struct state final : detail::child_watch::listener {
         std::vector<task_handle<T>> tasks;
-        std::vector<child> children;
-        // Indices finished but not handed out yet, in finishing order:
-        // finished[head, tail). Room for every index on both sides, so that
-        // nothing allocates when a task finishes.
+        detail::child_watch children{*this};
         std::vector<std::size_t> finished;
         std::size_t head, tail;
-        detail::wait_list waiters;
+        detail::intrusive_list<next_result> waiters;
 
         explicit state(std::vector<task_handle<T>> hs)
-            : tasks(std::move(hs)), children(tasks.size()), finished(2 * tasks.size()), head(tasks.size()), tail(head) {
+            : tasks(std::move(hs)), finished(2 * tasks.size()), head(tasks.size()), tail(head) {
             for (std::size_t i = 0; i < tasks.size(); ++i) {
-                children[i].owner = this;
-                children[i].index = i;
-                children[i].notify = &on_notify;
-                if (tasks[i].done()) {
-                    finished[tail++] = i;
-                } else {
-                    children[i].registered = true;
-                    tasks[i].state()->add_waiter(&children[i]);
-                }
+                if (tasks[i].done()) finished[tail++] = i;
+                children.add(tasks[i]);
             }
         }
         state(const state&) = delete;
-        ~state() {
-            for (std::size_t i = 0; i < children.size(); ++i)
-                if (children[i].registered) tasks[i].state()->remove_waiter(&children[i]);
-        }
-        // Gives finished index `i` to the first waiter, or keeps it.
         bool empty() const noexcept { return head == tail; }
         std::size_t take() noexcept { return finished[head++]; }
+        // Gives finished index `i` to the first waiter, or keeps it.
         void dispatch(std::size_t i, bool front) noexcept {
-            if (auto* w = static_cast<waiter*>(waiters.pop_front())) {
-                w->given = i;
-                w->woken = true;
-                w->wake_soon();
-            } else if (front) {
-                finished[--head] = i;
-            } else {
-                finished[tail++] = i;
-            }
+            if (next_result* w = waiters.pop_front()) w->give(i);
+            else if (front) finished[--head] = i;
+            else finished[tail++] = i;
         }
-        static std::coroutine_handle<> on_notify(detail::task_waiter* w, bool) noexcept {
-            auto* c = static_cast<child*>(w);
-            c->registered = false;
-            c->owner->dispatch(c->index, false);
+        std::coroutine_handle<> child_done(detail::task_state_base&, std::size_t index, bool) noexcept override {
+            dispatch(index, false);
             return {};
         }
     };
 
-public:
-    // co_await: the value of the next task to finish.
-    class next_result : waiter {
+    // co_await: the value of the next task to finish; handed the index
+    // directly when it comes, so nobody can take it meanwhile.
+    class next_result final : public detail::operation<next_result>, public detail::list_hook<> {
     public:
         explicit next_result(std::shared_ptr<state> s) noexcept : s_(std::move(s)) {}
-        next_result(next_result&& o) noexcept : waiter(), s_(std::move(o.s_)) {}
-        next_result(const next_result&) = delete;
-        ~next_result() {
-            if (s_) s_->waiters.remove(this);
-        }
+        next_result(next_result&& o) noexcept : detail::operation<next_result>(std::move(o)), s_(std::move(o.s_)) {}
 
-        bool await_ready() noexcept {
+        bool ready() noexcept {
             if (s_->empty()) return false;
-            this->given = s_->take();
+            given_ = s_->take();
             return true;
         }
-        template <class P> bool await_suspend(std::coroutine_handle<P> h) noexcept {
-            if (!this->park(h.promise().root, h)) return false;
-            this->abort = &on_abort;
+        bool start() noexcept {
             s_->waiters.push_back(this);
             return true;
         }
-        T await_resume() {
-            if (this->task && this->task->must_cancel) {
-                s_->waiters.remove(this);
-                if (this->woken) s_->dispatch(this->given, true); // not ours after all
-                this->throw_if_cancelled();
-            }
-            return detail::result_of<T>(s_->tasks[this->given].state());
+        detail::cancel_outcome cancel() noexcept {
+            unlink();
+            return detail::cancel_outcome::stopped;
+        }
+        void give_back() noexcept { s_->dispatch(given_, true); } // not ours after all
+        T result() { return detail::result_of<T>(*s_->tasks[given_].state()); }
+        const char* kind() const noexcept override { return "as_completed"; }
+
+        void give(std::size_t i) noexcept {
+            given_ = i;
+            this->wake_soon();
         }
 
     private:
-        static bool on_abort(detail::parked_op* op) noexcept {
-            auto* self = static_cast<next_result*>(op);
-            self->s_->waiters.remove(self);
-            return false;
-        }
         std::shared_ptr<state> s_;
+        std::size_t given_ = 0;
     };
 
+public:
     class iterator {
     public:
         using value_type = next_result;

@@ -75,6 +75,18 @@ if(CONFIG)
 endif()
 run_step("configure consumer" 120 ${configure_args})
 
+# The package warns about the GCC 12 trap exactly when the consumer's
+# compiler is GCC < 13 (EXPECT_GCC12_WARNING), naming the rules' file.
+string(FIND "${step_output}" "uvasync: GCC" gcc12_warning)
+if(EXPECT_GCC12_WARNING AND gcc12_warning EQUAL -1)
+  message(FATAL_ERROR "install test: no GCC 12 warning at the consumer's configure:\n${step_output}")
+elseif(NOT EXPECT_GCC12_WARNING AND NOT gcc12_warning EQUAL -1)
+  message(FATAL_ERROR "install test: a GCC 12 warning with another compiler:\n${step_output}")
+endif()
+if(EXPECT_GCC12_WARNING AND NOT EXISTS "${prefix}/share/doc/uvasync/gcc12.md")
+  message(FATAL_ERROR "install test: the warning names ${prefix}/share/doc/uvasync/gcc12.md, which was not installed")
+endif()
+
 # The consumer must have found the package just installed, not another one.
 file(STRINGS "${consumer_build}/CMakeCache.txt" found_dir REGEX "^uvasync_DIR:")
 string(REGEX REPLACE "^uvasync_DIR:[A-Z]+=" "" found_dir "${found_dir}")

@@ -5,12 +5,21 @@
 // fast path costs several times a free-list pop, and these blocks come in a
 // handful of sizes. Blocks are kept per size class (16-byte steps up to
 // 1 KiB) on the thread that frees them: up to `max_cached_bytes` of a class
-// during a burst (100,000 call_soon callbacks, 10,000 sleeping tasks), and
-// back down to `kept_bytes` once the event loop is about to wait for I/O
-// (frame_cache_trim), so a burst does not stay cached for good. A class
-// holds sizes 16k+8, which is exactly what a glibc chunk of 16k+16 bytes
-// serves, so rounding to a class costs no memory. Under AddressSanitizer the
-// cache is off, so that a use after free is still seen.
+// during a burst (100,000 call_soon callbacks, 10,000 sleeping tasks), back
+// down to `kept_bytes` as soon as the event loop is about to wait for I/O,
+// and down to nothing, with the heap trimmed (malloc_trim), once a whole
+// second went by without a block freed (frame_cache_tick): a burst is fast without
+// being kept for good. A class holds sizes 16k+8, which is exactly what a
+// glibc chunk of 16k+16 bytes serves, so rounding to a class costs no
+// memory.
+//
+// For memory checkers the cache is off, and every frame goes to plain
+// new/delete at its own size: under AddressSanitizer (at compile time, so
+// that a use after free is still seen), and at run time when the
+// environment has UVASYNC_NO_FRAME_POOL=1 (for heaptrack, massif, ...) or
+// the program runs under valgrind (detected where the valgrind headers were
+// found at build time). The run-time switch is read once, when a thread
+// first allocates a frame; the fast path is the same either way.
 #pragma once
 
 #include <cstddef>
@@ -37,15 +46,20 @@ struct frame_cache {
     static constexpr std::size_t classes = max_size / granule + 1;
     static constexpr std::size_t max_cached_bytes = 32 << 20;
     static constexpr std::size_t kept_bytes = 2 << 20;
+    // How long the loop must have waited before the cache is emptied.
+    static constexpr std::int64_t idle_release_ns = 1'000'000'000;
 
     struct block {
         block* next;
     };
     block* heads[classes];
     std::uint32_t counts[classes];
-    bool registered; // the thread-exit cleanup is armed
-    bool closed;     // the thread is exiting: no more caching
-    bool over_kept;  // some class holds more than kept_bytes: trim when idle
+    std::uint32_t frees;      // blocks cached so far (wraps): activity
+    std::uint32_t frees_seen; // `frees` when the quiet second began
+    bool registered; // caching on this thread: the thread-exit cleanup is armed
+    bool off;        // no caching on this thread: the pool is switched off, or the thread is exiting
+    bool over_kept;  // some class holds more than kept_bytes: trim when the loop waits
+    bool heap_dirty; // blocks went back to malloc since the last malloc_trim
 };
 
 // Trivially constructed and destroyed: no guard on the hot path.
@@ -66,9 +80,17 @@ constexpr std::uint32_t frame_class_kept(std::size_t cls) noexcept {
     return static_cast<std::uint32_t>(frame_cache::kept_bytes / frame_class_size(cls));
 }
 
-// Frees what each class holds beyond kept_bytes (the loop calls it before it
-// blocks for I/O); does nothing unless a burst went over.
-void frame_cache_trim() noexcept;
+// Giving memory back, driven by the loop. When it is about to wait for I/O
+// or a timer (nothing ready), the loop calls frame_cache_waiting(): a burst
+// beyond kept_bytes per class is freed at once, and the answer says whether
+// the cache holds anything to give back later; if so, and its timer is not
+// armed, the loop arms it for a second and then calls frame_cache_tick():
+// when no block was freed in that second, every cached block is freed and
+// the heap trimmed (malloc_trim), so RSS comes back after a burst; otherwise
+// it asks to be looked at again a second later. On a busy loop this costs a
+// counter per freed block and a timer per second.
+bool frame_cache_waiting() noexcept;
+bool frame_cache_tick() noexcept;
 
 inline void* frame_allocate(std::size_t size) {
     if constexpr (frame_pool_enabled) {
@@ -91,10 +113,11 @@ inline void frame_deallocate(void* p, std::size_t size) noexcept {
     if constexpr (frame_pool_enabled) {
         const std::size_t cls = frame_class(size);
         frame_cache& c = t_frame_cache;
-        if (cls < frame_cache::classes && c.counts[cls] < frame_class_limit(cls) && c.registered && !c.closed) {
+        if (cls < frame_cache::classes && c.counts[cls] < frame_class_limit(cls) && c.registered && !c.off) {
             auto* b = static_cast<frame_cache::block*>(p);
             b->next = c.heads[cls];
             c.heads[cls] = b;
+            ++c.frees;
             if (++c.counts[cls] > frame_class_kept(cls)) c.over_kept = true;
             return;
         }

@@ -1,18 +1,20 @@
-// The part of the event loop that tasks and awaitables touch on every step:
-// the ready queue, the timer heap, the current task, the tasks to reap.
-// event_loop derives from it; nothing here is public API.
+// The part of the event loop that tasks and operations touch on every step:
+// the ready queue, the timers, the tasks, the current task. The public
+// event_loop wraps it around a libuv loop; the core asks for what it needs
+// from there through a small driver interface. Nothing here is public API.
 #pragma once
 
 #include <chrono>
 #include <cmath>
-#include <stdexcept>
-#include <type_traits>
 #include <coroutine>
 #include <cstdint>
 #include <exception>
+#include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
+#include "intrusive_list.hpp"
 #include "ready_queue.hpp"
 #include "task_state.hpp"
 #include "timer_heap.hpp"
@@ -31,8 +33,7 @@ inline std::int64_t now_ns() noexcept {
 
 // A duration in nanoseconds, saturated so that huge delays mean "never"
 // instead of overflowing; a NaN delay is bad input.
-template <class Rep, class Period>
-std::int64_t to_ns(std::chrono::duration<Rep, Period> d) {
+template <class Rep, class Period> std::int64_t to_ns(std::chrono::duration<Rep, Period> d) {
     using namespace std::chrono;
     constexpr std::int64_t limit = INT64_MAX / 4;
     if constexpr (std::is_floating_point_v<Rep>) {
@@ -49,78 +50,125 @@ std::int64_t to_ns(std::chrono::duration<Rep, Period> d) {
     }
 }
 
+// What the core needs from the loop that runs it.
+class loop_driver {
+public:
+    // Work was queued on an empty ready queue: run it before blocking for I/O.
+    virtual void ready_work_queued() noexcept = 0;
+    // Wake the loop at this steady_clock deadline (INT64_MAX: never).
+    virtual void arm_timer(std::int64_t deadline_ns) noexcept = 0;
+    // asyncio's loop.call_exception_handler.
+    virtual void report(const char* message, std::exception_ptr e, std::string task_name) noexcept = 0;
+    // Debug mode: a step or callback ran for `elapsed_ns`.
+    virtual void ran_for(const char* what, std::int64_t elapsed_ns, const std::string& name) noexcept = 0;
+
+protected:
+    ~loop_driver() = default;
+};
+
+struct resource_tag {};
+
 class loop_core {
 public:
-    loop_core() = default;
+    loop_core(event_loop& owner, loop_driver& driver) noexcept : owner_(&owner), driver_(&driver) {}
     loop_core(const loop_core&) = delete;
     loop_core& operator=(const loop_core&) = delete;
 
-    event_loop& self() noexcept;
+    event_loop& owner() const noexcept { return *owner_; }
+    bool closed() const noexcept { return closed_; }
+    // Throws std::runtime_error("<what>: the event loop is closed").
+    void check_open(const char* what) const;
 
-    // Queue a node to run in this or the next loop iteration.
-    void schedule(ready_node* n) noexcept {
-        if (ready_.empty()) wake_ready();
-        ready_.push(n);
+    // ---- the ready queue ------------------------------------------------
+    void schedule(ready_node& n) noexcept {
+        if (ready_.empty()) driver_->ready_work_queued();
+        ready_.push_back(&n);
     }
-    // Takes a queued node back (see ready_queue::remove).
-    void unschedule(ready_node* n) noexcept { ready_.remove(n); }
+    bool has_ready() const noexcept { return !ready_.empty(); }
+    // Runs up to `batches` batches; a batch is what was ready when it began
+    // (asyncio's tick). `stopping` ends the run after the first batch.
+    void run_ready(int batches, const bool& stopping) noexcept;
 
-    // Resume a task's coroutine now (from a libuv callback or a ready node),
-    // keeping current_task and the running loop right, then reap what
-    // finished.
-    void resume(task_state_base* t, std::coroutine_handle<> h) noexcept;
+    // ---- timers ---------------------------------------------------------
+    void add_timer(timer_node& n) noexcept;
+    void remove_timer(timer_node& n) noexcept;
+    // The kernel timer went off: fire what is due.
+    void fire_timers() noexcept;
 
-    void add_timer(timer_node* n) noexcept;
-    void remove_timer(timer_node* n) noexcept;
+    // ---- tasks ----------------------------------------------------------
+    std::uint32_t next_task_id() noexcept { return next_task_id_++; }
+    // A new task: listed as pending and its first step queued.
+    void start_task(task_state_base& t) noexcept;
+    // Resumes `t` where it is suspended, now (from a libuv callback or a
+    // ready node), then reaps what finished.
+    void resume(task_state_base& t) noexcept;
+    task_state_base* current_task() const noexcept { return current_; }
+    // For symmetric transfer into `t` from another task's end.
+    void set_current_task(task_state_base* t) noexcept { current_ = t; }
+    const intrusive_list<task_state_base, task_list_tag>& pending_tasks() const noexcept { return pending_; }
+    void report(const char* message, std::exception_ptr e, std::string task_name) noexcept {
+        driver_->report(message, std::move(e), std::move(task_name));
+    }
 
-    void link_task(task_state_base* t) noexcept;
-    void unlink_task(task_state_base* t) noexcept;
-    void retire(task_state_base* t) noexcept { retired_.push_back(t); }
-    void reap() noexcept;
-
-    // A finished task's failure that nobody has looked at yet is reported
-    // (asyncio's "Task exception was never retrieved") when its last handle
-    // goes; the loop keeps the list so that it can outlive them or not.
-    void track_failed(task_state_base* t) noexcept;
-    static void forget_failed(task_state_base* t) noexcept;
-    static void report_unretrieved(task_state_base* t) noexcept;
-    void report_exception(const char* message, std::exception_ptr e, std::string task_name) noexcept;
-
-    // Things the library opened on this loop (streams, servers, ...): the
-    // loop closes them when it closes, and they must not touch it after.
-    struct resource {
-        resource* prev = nullptr;
-        resource* next = nullptr;
+    // ---- resources --------------------------------------------------------
+    // What the library opened on this loop (streams, servers, sockets): the
+    // loop closes it when it closes, after which it must not touch the loop.
+    class resource : public list_hook<resource_tag> {
+    public:
         virtual void close_for_loop() noexcept = 0;
 
     protected:
         ~resource() = default;
     };
-    void add_resource(resource* r) noexcept;
-    void remove_resource(resource* r) noexcept;
+    void add_resource(resource& r) noexcept { resources_.push_back(&r); }
 
-    task_state_base* pending_tasks() const noexcept { return all_tasks_; }
+    // event_loop::close(): stop every parked operation, destroy every pending
+    // task's frame, drop queued work and timers, close every resource.
+    void close() noexcept;
+    void set_debug(bool on) noexcept { debug_ = on; }
+    bool debug() const noexcept { return debug_; }
 
-    task_state_base* current_task = nullptr;
-    std::uint64_t next_task_id = 1;
+private:
+    friend class task_state_base;
+    void resume_timed(task_state_base& t) noexcept; // debug mode: slow steps are reported
+    void retire(task_state_base& t); // finished: reap once the step is over
+    void reap() noexcept;
+    void track_failed(task_state_base& t) noexcept { failed_.push_back(&t); }
+    void arm() noexcept;
 
-protected:
-    void wake_ready() noexcept;   // starts the idle handle that drains ready_
-    void arm_timer() noexcept;    // (re)arms the uv timer for the earliest node
-    void run_ready() noexcept;    // one batch of the ready queue
-    void fire_timers() noexcept;
-
+    event_loop* owner_;
+    loop_driver* driver_;
     ready_queue ready_;
     timer_heap timers_;
     std::int64_t armed_deadline_ = INT64_MAX;
+    task_state_base* current_ = nullptr;
+    std::uint32_t next_task_id_ = 1;
+    intrusive_list<task_state_base, task_list_tag> pending_;
+    intrusive_list<task_state_base, task_list_tag> failed_; // finished with an unretrieved failure
     std::vector<task_state_base*> retired_;
-    task_state_base* all_tasks_ = nullptr;
-    task_state_base* failed_ = nullptr;
-    resource* resources_ = nullptr;
-    bool in_resume_ = false;
+    intrusive_list<resource, resource_tag> resources_;
+    bool closed_ = false;
+    bool debug_ = false;
 };
 
-// Drops a queued node without running it (the loop is closing).
-void discard(ready_node* n) noexcept;
+// The loop running on this thread (null when none), and the core of it
+// (std::runtime_error "no running event loop" when none).
+event_loop* running_loop() noexcept;
+loop_core& running_core();
+// The task running on this thread's loop, or null.
+task_state_base* running_task() noexcept;
+
+// Makes `l` this thread's running loop for a scope: a loop driven by someone
+// else's uv_run still looks like a running loop inside its callbacks.
+class running_scope {
+public:
+    explicit running_scope(event_loop* l) noexcept;
+    ~running_scope();
+    running_scope(const running_scope&) = delete;
+    running_scope& operator=(const running_scope&) = delete;
+
+private:
+    event_loop* prev_;
+};
 
 } // namespace uvasync::detail

@@ -1,160 +1,192 @@
-// The shared state of a scheduled task (what task_handle points at), and the
-// protocol every suspending operation of the library follows.
+// The state of a scheduled task: what a task_handle points at and what the
+// loop schedules (asyncio.Task's insides).
 //
-// A task runs one coroutine chain. When the chain suspends on an operation
-// (a timer, a read, a lock), the operation "parks" the task: it records where
-// to resume and how to abort itself. Then exactly one of two things happens:
-//  - the operation completes and wakes the task (now, from a libuv callback,
-//    or soon, through the ready queue);
-//  - the task is cancelled: cancel() calls the operation's abort, which stops
-//    it for good, and the task is scheduled to resume; the operation's
-//    await_resume then sees the pending cancellation and throws
-//    cancelled_error. An operation that waits for a child task aborts by
-//    cancelling the child instead, and wakes when the child finishes.
-// A cancellation requested while the task is not parked is delivered at its
-// next suspension point (or, for a task not yet started, instead of its body).
+// Its fields are private. Handles, combinators and awaitables use the
+// methods below; only the task core (src/task_state.cpp), the loop
+// (loop_core) and the cancellation protocol (operation.hpp) reach inside.
+//
+// Lifecycle: created by create_task and queued; each step resumes the
+// coroutine chain where it last suspended; the root coroutine's end records
+// the outcome and wakes the waiters; after that step the loop destroys the
+// root frame ("reaps" it) and drops its reference; the state lives on while
+// handles exist. A failure nobody retrieved is reported when the last
+// handle goes (asyncio's "Task exception was never retrieved").
 #pragma once
 
 #include <coroutine>
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "frame_pool.hpp"
+#include "intrusive_list.hpp"
 #include "ready_queue.hpp"
-#include "timer_heap.hpp"
 
 namespace uvasync::detail {
 
 class loop_core;
-struct task_state_base;
+class operation_base;
+class task_state_base;
+struct promise_base;
+template <class T> struct promise;
 
-// An operation a task is parked in. Awaitables derive from it.
-struct parked_op {
-    // Stops the operation so that it will never wake the task, and returns
-    // false. Returns true instead when the cancellation was handed on to
-    // something that will wake the task itself (an awaited child task).
-    bool (*abort)(parked_op*) = nullptr;
-    task_state_base* task = nullptr;
+struct waiter_tag {};
+struct task_list_tag {};
 
-    // Parks `t` at `h`; false (do not suspend) when a cancellation is pending.
-    bool park(task_state_base* t, std::coroutine_handle<> h) noexcept;
-    // Wakes the task from a libuv callback: it runs before this returns.
-    void wake_now() noexcept;
-    // Wakes the task through the ready queue (asyncio's call_soon of a step).
-    void wake_soon() noexcept;
-    // Wakes the task from another task's completion (a task_waiter's
-    // notify): returns its coroutine for symmetric transfer when
-    // `may_transfer`, else schedules it and returns a null handle.
-    std::coroutine_handle<> wake_from_task(bool may_transfer) noexcept;
-    // For await_resume: throws cancelled_error if the task was cancelled
-    // while parked (or after it was woken but before it ran).
-    void throw_if_cancelled() const;
+// Something that hears a task finish: an awaiting operation, a combinator's
+// child slot, or a done callback.
+class task_waiter : public list_hook<waiter_tag> {
+public:
+    // Called once, when the task finishes, in the order the waiters came.
+    // May return a coroutine to transfer to, when `may_transfer`.
+    virtual std::coroutine_handle<> task_finished(bool may_transfer) noexcept = 0;
+    // The id add_done_callback returned, for a done callback; 0 otherwise.
+    virtual std::size_t callback_id() const noexcept { return 0; }
+    // The task waiting through this waiter, if any (call graphs).
+    virtual const task_state_base* waiting_task() const noexcept { return nullptr; }
+
+protected:
+    task_waiter() noexcept = default;
+    task_waiter(const task_waiter&) noexcept = default;
+    ~task_waiter() = default;
 };
 
-// Something waiting for a task to finish: a parked awaiter or a done callback.
-struct task_waiter {
-    task_waiter* next = nullptr;
-    // Called once, when the task finishes. An awaiter may return its
-    // coroutine to be transferred to directly, if `may_transfer`.
-    std::coroutine_handle<> (*notify)(task_waiter*, bool may_transfer) = nullptr;
-};
+using waiter_list = intrusive_list<task_waiter, waiter_tag>;
 
 enum class task_status : std::uint8_t { pending, finished, cancelled };
 
-// What most tasks never need, allocated on first use.
-struct task_extra {
-    std::string name;
-    std::string cancel_message;
-    std::exception_ptr error; // the failure, or the cancelled_error
-};
-
-// The ready_node base schedules the task's next step.
-struct task_state_base : ready_node, pooled {
-    std::uint32_t refs = 1;      // handles, plus the loop while pending
-    std::uint32_t id = 0;        // for the default name, "Task-<id>"
-    std::uint16_t cancel_requests = 0;
-    task_status status = task_status::pending;
-    bool started = false;
-    bool must_cancel = false;    // a cancellation waits for the next suspension
-    bool queued = false;         // in the ready queue
-    bool retrieved = false;      // someone looked at the outcome
-    bool listed_failed = false;  // on the loop's list of unretrieved failures
-    loop_core* loop = nullptr;
-    std::coroutine_handle<> frame;        // the root coroutine, until reaped
-    std::coroutine_handle<> resume_point; // where the next step resumes
-    parked_op* parked = nullptr;
-    task_waiter* waiters = nullptr;       // newest first
-    std::unique_ptr<task_extra> extra;
-    task_state_base* prev = nullptr;      // in the loop's list of pending tasks,
-    task_state_base* next_task = nullptr; // then of failed, unretrieved ones
-
-    task_state_base(loop_core* l, std::coroutine_handle<> root) noexcept;
+class task_state_base : public ready_node, public list_hook<task_list_tag>, public pooled {
+public:
+    task_state_base(loop_core& loop, std::coroutine_handle<> root, promise_base& root_promise) noexcept;
     virtual ~task_state_base();
     task_state_base(const task_state_base&) = delete;
     task_state_base& operator=(const task_state_base&) = delete;
 
-    // Runs a scheduled step: the first one starts the body.
-    static void run_step(ready_node* n) noexcept;
-
-    void add_ref() noexcept { ++refs; }
+    // References: the handles, plus the loop's while the task is pending.
+    void add_ref() noexcept { ++refs_; }
     void release() noexcept {
-        if (--refs == 0) last_release();
+        if (--refs_ == 0) last_release();
     }
 
-    bool done() const noexcept { return status != task_status::pending; }
+    task_status status() const noexcept { return status_; }
+    bool done() const noexcept { return status_ != task_status::pending; }
+    bool cancelled() const noexcept { return status_ == task_status::cancelled; }
+    // Finished with an exception (not a cancellation).
+    bool failed() const noexcept { return status_ == task_status::finished && error(); }
+    loop_core& loop() const noexcept { return *loop_; }
+    std::uint32_t id() const noexcept { return id_; }
+
+    // asyncio's Task.cancel(msg), cancelling() and uncancel().
     bool cancel(std::string message);
+    std::uint32_t cancelling() const noexcept { return cancel_requests_; }
     std::uint32_t uncancel() noexcept;
-    void schedule_step() noexcept;
-    [[noreturn]] void throw_cancelled() const;
-    // Rethrows the failure or cancellation; marks the outcome retrieved.
-    void rethrow_if_failed();
+    // The latest cancel()'s message; "" when there was none.
+    const std::string& cancel_message() const noexcept;
+    // Throws cancelled_error with that message.
+    [[noreturn]] void throw_cancellation() const;
+
     std::string name() const;
     void set_name(std::string name);
-    // The failure, or the cancelled_error a cancelled task ended with; null
-    // while pending or after success.
+
+    // The failure, or the cancelled_error of a cancelled task; null while
+    // pending and after success. Looking does not count as retrieving.
     const std::exception_ptr& error() const noexcept;
-    void set_error(std::exception_ptr e);
-    task_extra& extras();
+    // Rethrows the failure or the cancellation, and counts as retrieving it.
+    void rethrow_if_failed();
+    // The failure (or cancellation) as an exception_ptr, retrieved; null
+    // after success.
+    std::exception_ptr take_error() noexcept;
+    // Someone saw the failure: it is not "never retrieved".
+    void mark_retrieved() noexcept;
+    bool retrieved() const noexcept { return !unretrieved_; }
 
-    void add_waiter(task_waiter* w) noexcept {
-        w->next = waiters;
-        waiters = w;
-    }
-    bool remove_waiter(task_waiter* w) noexcept;
+    void add_waiter(task_waiter& w) noexcept { waiters_.push_back(&w); }
+    // Removes the done callbacks with this id; how many there were.
+    std::size_t remove_done_callbacks(std::size_t id) noexcept;
+    const waiter_list& waiters() const noexcept { return waiters_; }
 
-    // Called from the root coroutine's final suspension, after the result
-    // was moved in: records the outcome, wakes the waiters, and returns the
-    // coroutine to transfer to (or a no-op one).
-    std::coroutine_handle<> finish(std::exception_ptr failure) noexcept;
-    // Finishes a task whose body never ran (cancelled before it started).
-    void finish_unstarted() noexcept;
+    // For call graphs: the root coroutine's promise (null once it finished)
+    // and the operation the task is parked in (null while it runs).
+    const promise_base* root_promise() const noexcept { return root_promise_; }
+    const operation_base* parked_operation() const noexcept { return parked_; }
 
 private:
+    friend class loop_core;
+    friend class operation_base;
+    template <class> friend struct promise;
+
+    void run() noexcept override; // one step
+    void discard() noexcept override {}
+    void schedule_step() noexcept;
+    // The root coroutine ended: record the outcome, wake the waiters, and
+    // return the coroutine to transfer to (maybe a no-op one).
+    std::coroutine_handle<> finish(std::exception_ptr failure) noexcept;
+    void finish_unstarted() noexcept; // cancelled before its body ran
+    void settle(task_status status) noexcept;
     void last_release() noexcept;
+
+    struct extra; // what most tasks never need: name, message, error
+    extra& extras();
+
+    std::uint32_t refs_ = 1;
+    std::uint32_t id_;
+    std::uint16_t cancel_requests_ = 0;
+    task_status status_ = task_status::pending;
+    bool started_ = false;
+    bool must_cancel_ = false; // a cancellation waits for the next suspension
+    bool unretrieved_ = false; // failed, and nobody has looked yet
+    loop_core* loop_;
+    std::coroutine_handle<> frame_;        // the root coroutine, until reaped
+    std::coroutine_handle<> resume_point_; // where the next step resumes
+    promise_base* root_promise_;
+    operation_base* parked_ = nullptr;
+    waiter_list waiters_;
+    std::unique_ptr<extra> extra_;
 };
 
-// The shared state with the result of type T.
-template <class T> struct task_state final : task_state_base {
-    // User-provided (not inherited): an inherited constructor would try to
-    // default-initialise the union member, which is deleted for a T with a
-    // non-trivial default constructor (std::string, std::unique_ptr, ...).
-    task_state(loop_core* l, std::coroutine_handle<> root) noexcept : task_state_base(l, root) {}
-    union {
-        T value;
-    };
-    bool has_value = false;
+// The state with the result of type T.
+template <class T> class task_state final : public task_state_base {
+public:
+    // User-provided, so that the union member is not default-initialised
+    // (deleted for a T with a non-trivial default constructor).
+    task_state(loop_core& l, std::coroutine_handle<> root, promise_base& p) noexcept : task_state_base(l, root, p) {}
     ~task_state() override {
-        if (has_value) value.~T();
+        if (has_value_) value_.~T();
     }
+    T& value() noexcept { return value_; }
+
+private:
+    template <class> friend struct promise;
+    union {
+        T value_;
+    };
+    bool has_value_ = false;
 };
 
-template <> struct task_state<void> final : task_state_base {
+template <> class task_state<void> final : public task_state_base {
+public:
     using task_state_base::task_state_base;
 };
 
-// Frees the done callbacks of a task the closing loop will never finish.
-void discard_done_callbacks(task_state_base* s) noexcept;
+// A callback added by task_handle::add_done_callback: queued on the loop when
+// the task finishes.
+class done_callback final : public task_waiter, public ready_node, public pooled {
+public:
+    done_callback(loop_core& loop, std::function<void()> fn);
+    std::coroutine_handle<> task_finished(bool may_transfer) noexcept override;
+    std::size_t callback_id() const noexcept override { return id; }
+    void run() noexcept override;
+    void discard() noexcept override { delete this; }
+
+    std::function<void()> fn;
+    std::size_t id;
+    loop_core* loop;
+};
+
+// Calls fn on the loop once `s` is done (at once, through the loop, if it is
+// done already). Returns the callback's id.
+std::size_t add_done_callback(task_state_base& s, std::function<void()> fn);
 
 } // namespace uvasync::detail

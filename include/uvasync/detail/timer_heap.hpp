@@ -23,8 +23,12 @@ struct timer_node {
     std::int64_t deadline = 0; // steady_clock nanoseconds
     std::uint64_t seq = 0;
     std::size_t index = unarmed; // heap position, or in_run | absolute run position
-    void (*fire)(timer_node*) = nullptr;
 
+    virtual ~timer_node() = default;
+    // The deadline passed (the node is off the heap already).
+    virtual void fire() noexcept {}
+    // The loop is closing with the node still armed: it will never fire.
+    virtual void discard() noexcept {}
     bool armed() const noexcept { return index != unarmed; }
 };
 

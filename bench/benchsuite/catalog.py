@@ -1,0 +1,231 @@
+"""What the suite measures: implementations, cases, the reference columns,
+the targets, and where the binaries are.
+
+Implementations are discovered by name.  Each kind of server ("echo": byte
+echo, "line": readline echo, "http": hello server) is a command; "@NAME" is
+a binary from the build directory (bench/ subdirectory of the build), "%PY"
+is Debian's python3, "%BENCH" is bench/.  The suite appends "--port N".  A
+missing binary skips that implementation with "skipped: not built"; an
+implementation without a kind of server simply has no row in those cases.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent.parent
+ROOT = BENCH.parent
+PY = "/usr/bin/python3"          # Debian's python: has uvloop and matplotlib
+
+
+def _py(loop, mode):
+    return ["%PY", "%BENCH/servers/py_server.py", "--loop", loop, "--mode", mode]
+
+
+# "native": compiled (C/C++) servers, the ones measured under callgrind.
+IMPLEMENTATIONS = {
+    "libuv": {
+        "echo": ["@libuv_echo"],
+        "line": ["@libuv_echo", "--line"],
+        "http": ["@libuv_http"],
+        "native": True,
+        "about": "raw libuv callbacks (C), the ceiling",
+    },
+    "asio": {
+        "echo": ["@asio_echo"],
+        "line": ["@asio_echo", "--line"],
+        "http": ["@asio_http"],
+        "native": True,
+        "about": "Boost.Asio 1.81, C++20 coroutines, io_context{1}",
+    },
+    "asyncio-streams": {
+        "echo": _py("asyncio", "echo-streams"),
+        "line": _py("asyncio", "readline-streams"),
+        "http": _py("asyncio", "http-streams"),
+        "about": "CPython asyncio, start_server + StreamReader/StreamWriter",
+    },
+    "asyncio-protocol": {
+        "echo": _py("asyncio", "echo-protocol"),
+        "line": _py("asyncio", "readline-protocol"),
+        "http": _py("asyncio", "http-protocol"),
+        "about": "CPython asyncio, asyncio.Protocol",
+    },
+    "uvloop-streams": {
+        "echo": _py("uvloop", "echo-streams"),
+        "line": _py("uvloop", "readline-streams"),
+        "http": _py("uvloop", "http-streams"),
+        "about": "uvloop, start_server + StreamReader/StreamWriter",
+    },
+    "uvloop-protocol": {
+        "echo": _py("uvloop", "echo-protocol"),
+        "line": _py("uvloop", "readline-protocol"),
+        "http": _py("uvloop", "http-protocol"),
+        "about": "uvloop, asyncio.Protocol",
+    },
+    "uvasync": {
+        "echo": ["@uvasync_echo_server"],
+        "line": ["@uvasync_readline_echo_server"],
+        "http": ["@uvasync_http_server"],
+        "native": True,
+        "about": "uvasync (this project): start_server + stream_reader/stream_writer; "
+                 "echo with one reused buffer, read(span)",
+    },
+    "uvasync-idiomatic": {
+        "echo": ["@uvasync_idiomatic_echo_server"],
+        "native": True,
+        "about": "uvasync echo as an asyncio port writes it: "
+                 "read(65536) -> write(std::move(data)) -> drain()",
+    },
+}
+IMPL_ORDER = list(IMPLEMENTATIONS)
+SERVER_KINDS = ("echo", "line", "http")
+
+# The reference columns of the tables.
+REF_CEILING = "libuv"
+REF_UVLOOP = {"echo": "uvloop-streams", "line": "uvloop-streams",
+              "idle": "uvloop-streams", "http": "uvloop-protocol"}
+
+# Cases.  "method": "load" (timed, the default), "idle", "burst" or
+# "callgrind"; "native_only": only compiled servers; "quick_impls": the
+# implementations taking part in --quick runs; "repeats": a fixed sample
+# count (callgrind counts and burst RSS do not need medians).
+CASES = [
+    {"name": "echo-64B", "kind": "echo", "size": 64, "conns": 100, "pipeline": 1},
+    {"name": "echo-1KiB", "kind": "echo", "size": 1024, "conns": 100, "pipeline": 1},
+    {"name": "echo-16KiB", "kind": "echo", "size": 16384, "conns": 100, "pipeline": 1},
+    {"name": "echo-100KiB", "kind": "echo", "size": 102400, "conns": 100, "pipeline": 1},
+    {"name": "echo-1KiB-c10", "kind": "echo", "size": 1024, "conns": 10, "pipeline": 1},
+    {"name": "echo-1KiB-c1000", "kind": "echo", "size": 1024, "conns": 1000, "pipeline": 1},
+    {"name": "echo-64B-p16", "kind": "echo", "size": 64, "conns": 100, "pipeline": 16},
+    {"name": "readline-1KiB", "kind": "line", "size": 1024, "conns": 100, "pipeline": 1},
+    {"name": "http-c10", "kind": "http", "conns": 10},
+    {"name": "http-c100", "kind": "http", "conns": 100},
+    {"name": "idle-10k", "kind": "idle", "conns": 10000},
+    {"name": "burst-10k", "kind": "burst", "size": 64, "conns": 10000, "native_only": True, "repeats": 1,
+     "quick_impls": ["libuv", "uvasync"]},
+    {"name": "callgrind-echo-64B", "kind": "echo", "method": "callgrind", "size": 64, "conns": 10,
+     "pipeline": 1, "native_only": True, "repeats": 1, "quick_impls": ["libuv", "uvasync", "uvasync-idiomatic"]},
+    {"name": "callgrind-readline-64B", "kind": "line", "method": "callgrind", "size": 64, "conns": 10,
+     "pipeline": 1, "native_only": True, "repeats": 1},
+    {"name": "callgrind-http-c10", "kind": "http", "method": "callgrind", "conns": 10,
+     "native_only": True, "repeats": 1},
+]
+QUICK_CASES = ["echo-1KiB", "echo-64B-p16", "readline-1KiB", "http-c100", "idle-10k", "burst-10k",
+               "callgrind-echo-64B"]
+
+CASE_TITLES = {
+    "echo-64B": "Echo, 64 B messages, 100 connections, ping-pong",
+    "echo-1KiB": "Echo, 1 KiB messages, 100 connections, ping-pong",
+    "echo-16KiB": "Echo, 16 KiB messages, 100 connections, ping-pong",
+    "echo-100KiB": "Echo, 100 KiB messages, 100 connections, ping-pong",
+    "echo-1KiB-c10": "Echo, 1 KiB messages, 10 connections, ping-pong",
+    "echo-1KiB-c1000": "Echo, 1 KiB messages, 1,000 connections, ping-pong",
+    "echo-64B-p16": "Echo, 64 B messages, 100 connections, pipelined 16 deep",
+    "readline-1KiB": "Readline echo, 1 KiB lines, 100 connections, ping-pong",
+    "http-c10": "HTTP/1.1 hello (wrk -t1 -c10, keep-alive)",
+    "http-c100": "HTTP/1.1 hello (wrk -t1 -c100, keep-alive)",
+    "idle-10k": "10,000 idle connections: server memory",
+    "burst-10k": "10,000 connections come and go: server RSS before, at the peak, after",
+    "callgrind-echo-64B": "Instructions per request: echo, 64 B ping-pong, 10 connections (callgrind)",
+    "callgrind-readline-64B": "Instructions per request: readline echo, 64 B lines, 10 connections (callgrind)",
+    "callgrind-http-c10": "Instructions per request: HTTP hello, wrk -c10 (callgrind)",
+}
+
+# The protocol-v2 targets on callgrind counts: measured (case, impl) over
+# reference (case, impl) must be at most the limit.
+CALLGRIND_TARGETS = [
+    ("read(span) echo / raw libuv echo",
+     ("callgrind-echo-64B", "uvasync"), ("callgrind-echo-64B", "libuv"), 1.25),
+    ("idiomatic echo / raw libuv echo",
+     ("callgrind-echo-64B", "uvasync-idiomatic"), ("callgrind-echo-64B", "libuv"), 1.5),
+    ("readline echo / raw libuv echo",
+     ("callgrind-readline-64B", "uvasync"), ("callgrind-echo-64B", "libuv"), 1.6),
+    ("HTTP hello / raw libuv HTTP",
+     ("callgrind-http-c10", "uvasync"), ("callgrind-http-c10", "libuv"), 1.3),
+    ("read(span) echo / Asio echo",
+     ("callgrind-echo-64B", "uvasync"), ("callgrind-echo-64B", "asio"), 0.4),
+    ("idiomatic echo / Asio echo",
+     ("callgrind-echo-64B", "uvasync-idiomatic"), ("callgrind-echo-64B", "asio"), 0.4),
+    ("readline echo / Asio readline echo",
+     ("callgrind-readline-64B", "uvasync"), ("callgrind-readline-64B", "asio"), 0.4),
+    ("HTTP hello / Asio HTTP",
+     ("callgrind-http-c10", "uvasync"), ("callgrind-http-c10", "asio"), 0.4),
+]
+
+# burst-10k: RSS a few idle seconds after the burst <= factor x RSS at start + slack.
+BURST_TARGET = {"factor": 2.0, "slack_kib": 4096}
+
+
+def case_method(case):
+    return case.get("method") or ("idle" if case["kind"] == "idle" else
+                                  "burst" if case["kind"] == "burst" else "load")
+
+
+def server_kind(case):
+    """The kind of server a case runs against."""
+    return "echo" if case["kind"] in ("idle", "burst") else case["kind"]
+
+
+def case_impls(case, impls, quick=False):
+    """The implementations (from `impls`, in order) that take part in a case."""
+    kind = server_kind(case)
+    return [i for i in impls
+            if kind in IMPLEMENTATIONS[i] and (IMPLEMENTATIONS[i].get("native") or not case.get("native_only"))
+            and not (quick and "quick_impls" in case and i not in case["quick_impls"])]
+
+
+def evaluate_targets(results):
+    """The CALLGRIND_TARGETS against results[case][impl]["median"]["ir_per_request"]."""
+    def ir(case, impl):
+        m = (results.get(case, {}).get(impl) or {}).get("median") or {}
+        return m.get("ir_per_request")
+
+    out = []
+    for label, (mc, mi), (rc, ri), limit in CALLGRIND_TARGETS:
+        a, b = ir(mc, mi), ir(rc, ri)
+        r = a / b if a is not None and b else None
+        out.append({"target": label, "measured": [mc, mi], "reference": [rc, ri], "limit": limit,
+                    "ir_per_request": a, "reference_ir_per_request": b,
+                    "ratio": r, "met": None if r is None else r <= limit})
+    return out
+
+
+def rel(path):
+    """A path relative to the repository when it is inside it."""
+    try:
+        return str(Path(path).relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+class Binaries:
+    """Looks binaries up in <build>/bench, <build> and build/bench-standalone."""
+
+    def __init__(self, build_dir):
+        b = Path(build_dir) if build_dir else ROOT / "build" / "release"
+        if not b.is_absolute():
+            b = ROOT / b
+        self.dirs = [b / "bench", b, ROOT / "build" / "bench-standalone"]
+
+    def find(self, name):
+        for d in self.dirs:
+            p = d / name
+            if p.is_file() and os.access(p, os.X_OK):
+                return p
+        return None
+
+    def resolve(self, impl, kind):
+        """Command list for (impl, kind) or raise LookupError(reason)."""
+        spec = IMPLEMENTATIONS[impl].get(kind)
+        if spec is None:
+            raise LookupError(f"no {kind} server")
+        cmd = []
+        for part in spec:
+            if part.startswith("@"):
+                path = self.find(part[1:])
+                if path is None:
+                    raise LookupError(f"not built ({rel(self.dirs[0] / part[1:])})")
+                cmd.append(str(path))
+            else:
+                cmd.append(part.replace("%PY", PY).replace("%BENCH", str(BENCH)))
+        return cmd

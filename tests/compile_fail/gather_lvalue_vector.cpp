@@ -1,0 +1,15 @@
+// gather of a vector of tasks without std::move.
+// expect: gather\(tasks\): tasks are move-only, the vector is moved in: gather\(std::move\(tasks\)\)
+#include <uvasync/uvasync.hpp>
+
+#include <vector>
+
+namespace ua = uvasync;
+
+ua::task<int> answer() { co_return 42; }
+
+ua::task<> caller() {
+    std::vector<ua::task<int>> tasks;
+    tasks.push_back(answer());
+    std::vector<int> all = co_await ua::gather(tasks);
+}
