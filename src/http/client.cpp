@@ -50,42 +50,42 @@ constexpr std::size_t spare_max = 64;
 
 // ---- transfer_op --------------------------------------------------------------
 
-transfer_op::transfer_op(client_core* c, client_request r) : core(c), req(std::move(r)) {
-    core->add_ref();
+transfer_op::transfer_op(client_core* c, client_request r) : core_(c), req_(std::move(r)) {
+    core_->add_ref();
     struct undo {
         transfer_op* op;
         ~undo() {
             if (op) {
-                if (op->easy) op->core->recycle(std::move(op->easy));
-                op->core->release();
+                if (op->easy_) op->core_->recycle(std::move(op->easy_));
+                op->core_->release();
             }
         }
     } guard{this};
 
-    if (req.method.empty()) throw std::invalid_argument("http::client: empty method");
-    for (char ch : req.method)
-        if (ch <= ' ' || ch >= 127) throw std::invalid_argument("http::client: bad method '" + req.method + "'");
-    const std::string_view u(req.url);
+    if (req_.method.empty()) throw std::invalid_argument("http::client: empty method");
+    for (char ch : req_.method)
+        if (ch <= ' ' || ch >= 127) throw std::invalid_argument("http::client: bad method '" + req_.method + "'");
+    const std::string_view u(req_.url);
     const auto colon = u.find("://");
     if (colon == std::string_view::npos || !(iequals(u.substr(0, colon), "http") || iequals(u.substr(0, colon), "https")))
-        throw std::invalid_argument("http::client: not an http:// or https:// URL: '" + req.url + "'");
+        throw std::invalid_argument("http::client: not an http:// or https:// URL: '" + req_.url + "'");
     // Parsed once, here, so that a bad URL is std::invalid_argument; the
     // transfer uses this parse (CURLOPT_CURLU) instead of parsing again.
-    url.reset(curl_url());
-    if (!url) throw std::bad_alloc();
-    if (const CURLUcode rc = curl_url_set(url.get(), CURLUPART_URL, req.url.c_str(), 0); rc != CURLUE_OK)
-        throw std::invalid_argument("http::client: bad URL '" + req.url + "': " + curl_url_strerror(rc));
+    url_.reset(curl_url());
+    if (!url_) throw std::bad_alloc();
+    if (const CURLUcode rc = curl_url_set(url_.get(), CURLUPART_URL, req_.url.c_str(), 0); rc != CURLUE_OK)
+        throw std::invalid_argument("http::client: bad URL '" + req_.url + "': " + curl_url_strerror(rc));
 
-    easy = core->take_easy();
-    CURL* e = easy.get();
-    const client_options& o = core->options();
+    easy_ = core_->take_easy();
+    CURL* e = easy_.get();
+    const client_options& o = core_->options();
     set(e, CURLOPT_PRIVATE, static_cast<void*>(this));
-    set(e, CURLOPT_CURLU, url.get());
+    set(e, CURLOPT_CURLU, url_.get());
     set(e, CURLOPT_NOSIGNAL, 1L);
     set(e, CURLOPT_PROXY, ""); // no proxy from the environment (aiohttp's trust_env=False)
     set(e, CURLOPT_PROTOCOLS_STR, "http,https");
     set(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    set(e, CURLOPT_ERRORBUFFER, errbuf);
+    set(e, CURLOPT_ERRORBUFFER, errbuf_);
     set(e, CURLOPT_WRITEFUNCTION, &transfer_op::on_body);
     set(e, CURLOPT_WRITEDATA, static_cast<void*>(this));
     set(e, CURLOPT_HEADERFUNCTION, &transfer_op::on_header);
@@ -95,21 +95,21 @@ transfer_op::transfer_op(client_core* c, client_request r) : core(c), req(std::m
         set(e, CURLOPT_FOLLOWLOCATION, 1L);
         set(e, CURLOPT_MAXREDIRS, static_cast<long>(o.max_redirects));
     }
-    if (const auto t = req.timeout ? req.timeout : o.timeout) set(e, CURLOPT_TIMEOUT_MS, as_ms(*t));
+    if (const auto t = req_.timeout ? req_.timeout : o.timeout) set(e, CURLOPT_TIMEOUT_MS, as_ms(*t));
     if (o.connect_timeout) set(e, CURLOPT_CONNECTTIMEOUT_MS, as_ms(*o.connect_timeout));
 
-    const bool has_body = !req.body.empty();
-    if (req.method == "GET" && !has_body) {
+    const bool has_body = !req_.body.empty();
+    if (req_.method == "GET" && !has_body) {
         set(e, CURLOPT_HTTPGET, 1L);
-    } else if (req.method == "HEAD") {
+    } else if (req_.method == "HEAD") {
         set(e, CURLOPT_NOBODY, 1L);
     } else {
-        if (req.method == "POST" || has_body) {
-            set(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(req.body.size()));
-            set(e, CURLOPT_POSTFIELDS, req.body.data());
+        if (req_.method == "POST" || has_body) {
+            set(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(req_.body.size()));
+            set(e, CURLOPT_POSTFIELDS, req_.body.data());
         }
         // POST stays CURLOPT_POST, so that redirects turn it into a GET
-        if (req.method != "POST") set(e, CURLOPT_CUSTOMREQUEST, req.method.c_str());
+        if (req_.method != "POST") set(e, CURLOPT_CUSTOMREQUEST, req_.method.c_str());
     }
 
     bool has_type = false;
@@ -118,10 +118,10 @@ transfer_op::transfer_op(client_core* c, client_request r) : core(c), req(std::m
         curl_slist* next = curl_slist_append(list, line.c_str());
         if (!next) throw std::bad_alloc();
         list = next;
-        header_list.release();
-        header_list.reset(list);
+        header_list_.release();
+        header_list_.reset(list);
     };
-    for (const auto& [name, value] : req.headers) {
+    for (const auto& [name, value] : req_.headers) {
         check_header(name, "name");
         check_header(value, "value");
         if (name.empty() || name.find(':') != std::string::npos)
@@ -136,74 +136,70 @@ transfer_op::transfer_op(client_core* c, client_request r) : core(c), req(std::m
 }
 
 transfer_op::~transfer_op() {
-    cancel();
-    if (easy) core->recycle(std::move(easy));
-    core->release();
+    remove(); // a frame destroyed while its transfer runs (never awaited to the end)
+    if (easy_) core_->recycle(std::move(easy_));
+    core_->release();
 }
 
-void transfer_op::start() noexcept {
-    if (core->closed()) {
-        code = CURLE_ABORTED_BY_CALLBACK;
-        message = "http::client: the client was closed";
-        wake_soon();
-        return;
+bool transfer_op::start() noexcept {
+    if (core_->closed()) {
+        code_ = CURLE_ABORTED_BY_CALLBACK;
+        message_ = "http::client: the client was closed";
+        return false;
     }
-    if (const CURLMcode rc = curl_multi_add_handle(core->multi(), easy.get()); rc != CURLM_OK) {
-        code = CURLE_FAILED_INIT;
-        message = std::string("http::client: curl_multi_add_handle: ") + curl_multi_strerror(rc);
-        wake_soon();
-        return;
+    if (const CURLMcode rc = curl_multi_add_handle(core_->multi(), easy_.get()); rc != CURLM_OK) {
+        code_ = CURLE_FAILED_INIT;
+        message_ = std::string("http::client: curl_multi_add_handle: ") + curl_multi_strerror(rc);
+        return false;
     }
-    in_multi = true;
-    core->added(this);
+    core_->added(*this);
+    return true;
 }
 
-void transfer_op::cancel() noexcept {
-    if (!in_multi) return;
-    in_multi = false;
-    curl_multi_remove_handle(core->multi(), easy.get());
-    core->removed(this);
+void transfer_op::remove() noexcept {
+    if (!linked()) return;
+    curl_multi_remove_handle(core_->multi(), easy_.get());
+    core_->removed(*this);
 }
 
 client_response transfer_op::result() {
-    throw_if_cancelled();
-    if (error) std::rethrow_exception(error);
-    if (code != CURLE_OK) throw client_error(code, message);
-    return std::move(resp);
+    if (error_) std::rethrow_exception(error_);
+    if (code_ != CURLE_OK) throw client_error(code_, message_);
+    return std::move(resp_);
 }
 
 void transfer_op::complete(CURLcode c) noexcept {
-    code = c;
+    code_ = c;
     try {
         long status = 0;
-        curl_easy_getinfo(easy.get(), CURLINFO_RESPONSE_CODE, &status);
-        resp.status = static_cast<int>(status);
+        curl_easy_getinfo(easy_.get(), CURLINFO_RESPONSE_CODE, &status);
+        resp_.status = static_cast<int>(status);
         char* where = nullptr;
-        if (curl_easy_getinfo(easy.get(), CURLINFO_EFFECTIVE_URL, &where) == CURLE_OK && where) resp.url = where;
+        if (curl_easy_getinfo(easy_.get(), CURLINFO_EFFECTIVE_URL, &where) == CURLE_OK && where) resp_.url = where;
         if (c != CURLE_OK) {
-            message = "http::client: " + req.method + " " + req.url + ": " + curl_easy_strerror(c);
-            if (errbuf[0]) message += std::string(" (") + errbuf + ")";
+            message_ = "http::client: " + req_.method + " " + req_.url + ": " + curl_easy_strerror(c);
+            if (errbuf_[0]) message_ += std::string(" (") + errbuf_ + ")";
         }
     } catch (...) {
-        error = std::current_exception();
+        error_ = std::current_exception();
     }
-    cancel(); // out of the multi handle; the easy handle is recycled with the op
+    remove(); // out of the multi handle; the easy handle is recycled with the op
     wake_now();
 }
 
 void transfer_op::fail(std::string why) noexcept {
-    cancel();
-    code = CURLE_ABORTED_BY_CALLBACK;
-    message = std::move(why);
-    wake_soon();
+    remove();
+    code_ = CURLE_ABORTED_BY_CALLBACK;
+    message_ = std::move(why);
+    wake_soon(); // from the client's destructor, inside some task: never re-enter a task from there
 }
 
 std::size_t transfer_op::on_body(char* data, std::size_t size, std::size_t n, void* p) noexcept {
     auto* self = static_cast<transfer_op*>(p);
     try {
-        self->resp.body.append(data, size * n);
+        self->resp_.body.append(data, size * n);
     } catch (...) {
-        self->error = std::current_exception();
+        self->error_ = std::current_exception();
         return 0; // aborts the transfer
     }
     return size * n;
@@ -215,16 +211,16 @@ std::size_t transfer_op::on_header(char* data, std::size_t size, std::size_t n, 
     while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
     try {
         if (line.starts_with("HTTP/")) { // a new response: an interim one, or a redirect followed
-            self->resp.headers.clear();
-            self->resp.body.clear();
+            self->resp_.headers.clear();
+            self->resp_.body.clear();
         } else if (const auto colon = line.find(':'); colon != std::string_view::npos && colon > 0) {
             std::string_view value = line.substr(colon + 1);
             while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
             while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
-            self->resp.headers.emplace_back(std::string(line.substr(0, colon)), std::string(value));
+            self->resp_.headers.emplace_back(std::string(line.substr(0, colon)), std::string(value));
         }
     } catch (...) {
-        self->error = std::current_exception();
+        self->error_ = std::current_exception();
         return 0;
     }
     return size * n;
@@ -236,7 +232,6 @@ client_core::client_core(client_options o) : opts_(std::move(o)) {
     event_loop& loop = get_running_loop();
     if (opts_.max_redirects < 0) throw std::invalid_argument("http::client: max_redirects must not be negative");
     global_init();
-    loop_ = &loop.core();
     uv_ = loop.native_handle();
     multi_ = curl_multi_init();
     if (!multi_) throw std::runtime_error("http::client: curl_multi_init failed");
@@ -250,24 +245,21 @@ client_core::client_core(client_options o) : opts_(std::move(o)) {
             set_multi(multi_, CURLMOPT_MAXCONNECTS, as_long(opts_.limit));
         }
         if (opts_.limit_per_host) set_multi(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, as_long(opts_.limit_per_host));
-        timer_ = new uv_timer_t;
-        if (const int rc = uv_timer_init(uv_, timer_); rc < 0) {
-            delete std::exchange(timer_, nullptr);
-            throw_uv_error(rc, "http::client: uv_timer_init");
-        }
+        timer_ = uvasync::detail::uv_handle<uv_timer_t>::make([&](uv_timer_t* t) { return uv_timer_init(uv_, t); },
+                                                             "http::client: uv_timer_init");
         timer_->data = this;
     } catch (...) {
         curl_multi_cleanup(std::exchange(multi_, nullptr));
         throw;
     }
-    loop_->add_resource(this);
+    loop.core().add_resource(*this);
 }
 
 client_core::~client_core() = default;
 
 void client_core::destroy() noexcept {
     if (!loop_gone_) {
-        loop_->remove_resource(this);
+        list_hook<uvasync::detail::resource_tag>::unlink(); // off the loop's resources
         shut_down_curl();
     }
     delete this;
@@ -275,11 +267,12 @@ void client_core::destroy() noexcept {
 
 void client_core::close() noexcept {
     closed_ = true;
-    while (ops_) ops_->fail("http::client: the client was closed");
+    while (transfer_op* op = ops_.front()) op->fail("http::client: the client was closed");
 }
 
 void client_core::close_for_loop() noexcept {
-    // The loop is closing: every task frame, with its transfer, is gone.
+    // The loop is closing: every parked transfer was cancelled (out of the
+    // multi handle) before this; the frames may still come.
     shut_down_curl();
     loop_gone_ = true;
 }
@@ -287,11 +280,8 @@ void client_core::close_for_loop() noexcept {
 void client_core::shut_down_curl() noexcept {
     if (CURLM* m = std::exchange(multi_, nullptr)) curl_multi_cleanup(m); // may report sockets removed
     spare_.clear();
-    while (watches_) unwatch(watches_);
-    if (uv_timer_t* t = std::exchange(timer_, nullptr)) {
-        t->data = nullptr;
-        uv_close(reinterpret_cast<uv_handle_t*>(t), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
-    }
+    while (socket_watch* w = watches_.front()) unwatch(w);
+    timer_.close();
 }
 
 easy_ptr client_core::take_easy() {
@@ -314,19 +304,13 @@ void client_core::recycle(easy_ptr e) noexcept {
     }
 }
 
-void client_core::added(transfer_op* op) noexcept {
-    op->prev = nullptr;
-    op->next = ops_;
-    if (ops_) ops_->prev = op;
-    ops_ = op;
+void client_core::added(transfer_op& op) noexcept {
+    ops_.push_back(&op);
     ++active_;
 }
 
-void client_core::removed(transfer_op* op) noexcept {
-    if (op->prev) op->prev->next = op->next;
-    else ops_ = op->next;
-    if (op->next) op->next->prev = op->prev;
-    op->prev = op->next = nullptr;
+void client_core::removed(transfer_op& op) noexcept {
+    op.unlink();
     --active_;
 }
 
@@ -350,9 +334,7 @@ int client_core::on_socket(CURL*, curl_socket_t s, int what, void* self, void* w
             return -1;
         }
         w->poll.data = w;
-        w->next = c->watches_;
-        if (c->watches_) c->watches_->prev = w;
-        c->watches_ = w;
+        c->watches_.push_back(w);
         curl_multi_assign(c->multi_, s, w);
     }
     int events = 0;
@@ -363,10 +345,7 @@ int client_core::on_socket(CURL*, curl_socket_t s, int what, void* self, void* w
 }
 
 void client_core::unwatch(socket_watch* w) noexcept {
-    if (w->prev) w->prev->next = w->next;
-    else watches_ = w->next;
-    if (w->next) w->next->prev = w->prev;
-    w->prev = w->next = nullptr;
+    w->unlink();
     uv_poll_stop(&w->poll); // before libcurl closes the socket, whose number may come back at once
     uv_close(reinterpret_cast<uv_handle_t*>(&w->poll),
              [](uv_handle_t* h) { delete static_cast<socket_watch*>(h->data); });
@@ -375,8 +354,8 @@ void client_core::unwatch(socket_watch* w) noexcept {
 int client_core::on_timer(CURLM*, long timeout_ms, void* self) noexcept {
     auto* c = static_cast<client_core*>(self);
     if (!c->timer_) return 0;
-    if (timeout_ms < 0) uv_timer_stop(c->timer_);
-    else uv_timer_start(c->timer_, &client_core::on_uv_timer, static_cast<std::uint64_t>(timeout_ms), 0);
+    if (timeout_ms < 0) uv_timer_stop(c->timer_.get());
+    else uv_timer_start(c->timer_.get(), &client_core::on_uv_timer, static_cast<std::uint64_t>(timeout_ms), 0);
     return 0;
 }
 

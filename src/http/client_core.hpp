@@ -17,14 +17,15 @@
 // (curl_easy_reset) and cleaned up with the core.
 #pragma once
 
+#include <uvasync/detail/intrusive_list.hpp>
 #include <uvasync/detail/loop_core.hpp>
-#include <uvasync/detail/task_state.hpp>
+#include <uvasync/detail/operation.hpp>
+#include <uvasync/detail/uv_handle.hpp>
 #include <uvasync/http/client.hpp>
 
 #include <curl/curl.h>
 #include <uv.h>
 
-#include <coroutine>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -52,62 +53,53 @@ struct slist_deleter {
 using slist_ptr = std::unique_ptr<curl_slist, slist_deleter>;
 
 // One socket libcurl asked the loop to watch; freed by its close callback.
-struct socket_watch {
+struct socket_watch : uvasync::detail::list_hook<> {
     uv_poll_t poll;
     client_core* core;
     curl_socket_t fd;
-    socket_watch* prev = nullptr;
-    socket_watch* next = nullptr;
 };
 
-// The wait for one transfer. Three parts: start() hands the easy handle to
-// the multi handle; cancel() stops the transfer for good (removes the easy
-// handle: libcurl closes its connection); result() gives the response or
-// throws. complete() is how the core reports the end of the transfer.
-struct transfer_op : uvasync::detail::parked_op {
+// The wait for one transfer, an operation of the cancellation protocol:
+// start() hands the easy handle to the multi handle; cancel() stops the
+// transfer for good (removes the easy handle at once: libcurl closes its
+// connection); result() gives the response or throws. complete() and
+// fail() are how the core reports the end of the transfer.
+class transfer_op final : public uvasync::detail::operation<transfer_op>, public uvasync::detail::list_hook<> {
+public:
     transfer_op(client_core* core, client_request req);
     transfer_op(const transfer_op&) = delete;
     transfer_op& operator=(const transfer_op&) = delete;
     ~transfer_op();
 
-    bool await_ready() const noexcept { return false; }
-    template <class P> bool await_suspend(std::coroutine_handle<P> h) noexcept {
-        if (!park(h.promise().root, h)) return false;
-        abort = &on_abort;
-        start();
-        return true;
+    bool start() noexcept;
+    uvasync::detail::cancel_outcome cancel() noexcept {
+        remove();
+        return uvasync::detail::cancel_outcome::stopped;
     }
-    client_response await_resume() { return result(); }
-
-    void start() noexcept;
-    void cancel() noexcept;
     client_response result();
+    const char* kind() const noexcept override { return "http.client.request"; }
 
-    // From the core: the transfer ended with `code` (CURLE_OK or not).
+    // From the core: the transfer ended with `code` (CURLE_OK or not);
+    // called from a libuv callback, the task resumes before it returns.
     void complete(CURLcode code) noexcept;
     // From the core: the client is going away; fail with `message`.
     void fail(std::string message) noexcept;
 
-    static bool on_abort(uvasync::detail::parked_op* op) noexcept {
-        static_cast<transfer_op*>(op)->cancel();
-        return false;
-    }
+private:
+    void remove() noexcept; // out of the multi handle, if it is in
     static std::size_t on_body(char* data, std::size_t size, std::size_t n, void* self) noexcept;
     static std::size_t on_header(char* data, std::size_t size, std::size_t n, void* self) noexcept;
 
-    client_core* core;
-    client_request req;
-    url_ptr url;      // the parsed URL the transfer uses (CURLOPT_CURLU)
-    easy_ptr easy;
-    slist_ptr header_list;
-    client_response resp;
-    bool in_multi = false;
-    int code = 0;                 // CURLcode, or -1 for a failure of our own
-    std::string message;          // for a failure
-    std::exception_ptr error;     // from storing the response (bad_alloc)
-    char errbuf[CURL_ERROR_SIZE] = {};
-    transfer_op* prev = nullptr;  // on the core's list of transfers in flight
-    transfer_op* next = nullptr;
+    client_core* core_;
+    client_request req_;
+    url_ptr url_;      // the parsed URL the transfer uses (CURLOPT_CURLU)
+    easy_ptr easy_;
+    slist_ptr header_list_;
+    client_response resp_;
+    int code_ = 0;                 // CURLcode, or -1 for a failure of our own
+    std::string message_;          // for a failure
+    std::exception_ptr error_;     // from storing the response (bad_alloc)
+    char errbuf_[CURL_ERROR_SIZE] = {};
 };
 
 class client_core final : public uvasync::detail::loop_core::resource {
@@ -133,8 +125,8 @@ public:
     const client_options& options() const noexcept { return opts_; }
     std::size_t active() const noexcept { return active_; }
 
-    void added(transfer_op* op) noexcept;   // now in the multi handle
-    void removed(transfer_op* op) noexcept; // out of it
+    void added(transfer_op& op) noexcept;   // now in the multi handle
+    void removed(transfer_op& op) noexcept; // out of it
 
 private:
     ~client_core();
@@ -152,12 +144,11 @@ private:
 
     std::uint32_t refs_ = 1;
     client_options opts_;
-    uvasync::detail::loop_core* loop_;
     uv_loop_t* uv_;
     CURLM* multi_ = nullptr;
-    uv_timer_t* timer_ = nullptr; // freed by its close callback
-    socket_watch* watches_ = nullptr;
-    transfer_op* ops_ = nullptr;
+    uvasync::detail::uv_handle<uv_timer_t> timer_;
+    uvasync::detail::intrusive_list<socket_watch> watches_;
+    uvasync::detail::intrusive_list<transfer_op> ops_; // in the multi handle
     std::vector<easy_ptr> spare_;
     std::size_t active_ = 0;
     bool closed_ = false;
