@@ -80,21 +80,13 @@ std::string_view request_context::decode(std::string_view s, bool plus_is_space)
 }
 
 void request_context::start(std::size_t max_header, std::size_t max_body) {
-    parser.emplace(std::piecewise_construct, std::make_tuple(), std::make_tuple(arena_allocator<char>(&mem)));
-    parser->header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(max_header, UINT32_MAX)));
-    parser->body_limit(static_cast<std::uint64_t>(max_body));
-    parser->eager(true);
-    body.clear();
-    parser->get().body().swap(body); // lend our capacity to the message
+    parser.emplace(parsed, mem, max_header, max_body);
     header_seen = false;
 }
 
 void request_context::finish() noexcept {
-    if (parser) {
-        body.swap(parser->get().body());
-        parser.reset();
-    }
-    body.clear();
+    parser.reset();
+    parsed.clear();
     mem.reset();
     matched = nullptr;
     route_status = 0;
@@ -139,7 +131,8 @@ void request_context::release(request_context* c) noexcept {
         delete c;
         return;
     }
-    if (c->body.capacity() > keep_capacity) std::string().swap(c->body);
+    if (c->parsed.body.capacity() > keep_capacity) std::string().swap(c->parsed.body);
+    if (c->parsed.headers.capacity() > 64) std::vector<header_view>().swap(c->parsed.headers);
     if (c->out.capacity() > keep_capacity) c->out.release_memory();
     if (c->answer.body().capacity() > keep_capacity || !c->answer.headers().empty()) c->answer = response();
     c->out.clear();
@@ -167,15 +160,9 @@ std::string_view raw_path_of(std::string_view target) noexcept {
 
 } // namespace detail
 
-std::string_view request::method() const noexcept {
-    const auto m = c_->message().method_string();
-    return std::string_view(m.data(), m.size());
-}
+std::string_view request::method() const noexcept { return c_->parsed.method; }
 
-std::string_view request::target() const noexcept {
-    const auto t = c_->message().target();
-    return std::string_view(t.data(), t.size());
-}
+std::string_view request::target() const noexcept { return c_->parsed.target; }
 
 std::string_view request::raw_path() const noexcept { return detail::raw_path_of(target()); }
 
@@ -216,20 +203,15 @@ std::optional<std::string> request::query(std::string_view name) const {
 }
 
 std::optional<std::string_view> request::header(std::string_view name) const {
-    const auto& m = c_->message();
-    const auto it = m.find(boost::beast::string_view(name.data(), name.size()));
-    if (it == m.end()) return std::nullopt;
-    const auto v = it->value();
-    return std::string_view(v.data(), v.size());
+    for (const detail::header_view& h : c_->parsed.headers)
+        if (detail::iequals(h.name, name)) return h.value;
+    return std::nullopt;
 }
 
 std::vector<std::pair<std::string_view, std::string_view>> request::headers() const {
     std::vector<std::pair<std::string_view, std::string_view>> out;
-    for (const auto& f : c_->message()) {
-        const auto n = f.name_string();
-        const auto v = f.value();
-        out.emplace_back(std::string_view(n.data(), n.size()), std::string_view(v.data(), v.size()));
-    }
+    out.reserve(c_->parsed.headers.size());
+    for (const detail::header_view& h : c_->parsed.headers) out.emplace_back(h.name, h.value);
     return out;
 }
 
@@ -239,11 +221,11 @@ std::string_view request::param(std::string_view name) const {
     throw std::out_of_range("request::param: the route has no parameter '" + std::string(name) + "'");
 }
 
-const std::string& request::body() const noexcept { return c_->message().body(); }
+const std::string& request::body() const noexcept { return c_->parsed.body; }
 
 endpoint request::remote() const { return c_->conn ? c_->conn->peer() : endpoint(); }
 
-int request::version() const noexcept { return static_cast<int>(c_->message().version()); }
+int request::version() const noexcept { return c_->parsed.version; }
 
 bool request::keep_alive() const noexcept { return c_->parser->keep_alive(); }
 

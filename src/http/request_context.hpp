@@ -1,6 +1,6 @@
-// The storage behind one http::request (private): Beast's parser with the
-// message it fills, an arena for the parser's header allocations, the body,
-// the routing result, and the connection's output buffer.
+// The storage behind one http::request (private): the parser and what it
+// found (views into the connection's input, the body), an arena for decoded
+// strings, the routing result, and the connection's output buffer.
 //
 // Contexts are pooled per thread and a connection holds one only while a
 // request is in progress (an idle keep-alive connection holds none), so the
@@ -12,8 +12,7 @@
 #include <uvasync/http/response.hpp>
 #include <uvasync/http/router.hpp>
 
-#include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/string_body.hpp>
+#include "request_parser.hpp"
 
 #include <cstddef>
 #include <cstdlib>
@@ -29,7 +28,8 @@
 
 namespace uvasync::http::detail {
 
-// A bump allocator: allocations come from a block inside the context and,
+// A bump allocator (decoded paths and parameters, unfolded header values):
+// allocations come from a block inside the context and,
 // once that is used up, from blocks that reset() frees. Nothing is freed one
 // by one.
 class arena {
@@ -61,23 +61,10 @@ private:
     }
     char* grow(std::size_t n, std::size_t align);
 
-    alignas(std::max_align_t) char first_[2048];
+    alignas(std::max_align_t) char first_[1024];
     char* p_;
     char* end_;
     block* extra_ = nullptr;
-};
-
-template <class T> struct arena_allocator {
-    using value_type = T;
-    arena* a;
-
-    explicit arena_allocator(arena* ar) noexcept : a(ar) {}
-    template <class U> arena_allocator(const arena_allocator<U>& o) noexcept : a(o.a) {}
-
-    T* allocate(std::size_t n) { return static_cast<T*>(a->allocate(n * sizeof(T), alignof(T))); }
-    void deallocate(T*, std::size_t) noexcept {}
-
-    template <class U> bool operator==(const arena_allocator<U>& o) const noexcept { return a == o.a; }
 };
 
 // A growable byte buffer that, unlike std::string, does not zero-fill the
@@ -118,19 +105,19 @@ private:
     std::size_t cap_ = 0;
 };
 
-using parser_type = boost::beast::http::request_parser<boost::beast::http::string_body, arena_allocator<char>>;
-
 struct connection;
 
 struct request_context {
     request req{this};
     arena mem;
-    std::optional<parser_type> parser;
+    std::optional<request_parser> parser; // while a request is parsed
+    parsed_request parsed;
     bool header_seen = false;
-
-    // The body's storage, lent to the parser's message while a request is
-    // parsed (so its capacity is reused).
-    std::string body;
+    // Where the request is in the connection's input buffer: its first byte
+    // and (once header_seen) the end of its head. The bytes from head_begin
+    // on stay put while the request is in progress (parsed's views).
+    std::size_t head_begin = 0;
+    std::size_t head_end = 0;
     // Responses serialized and not yet handed to the stream writer.
     byte_buffer out;
     // The connection's input once it outgrows the connection's own buffer.
@@ -157,8 +144,6 @@ struct request_context {
     void start(std::size_t max_header, std::size_t max_body);
     // Forgets the request (keeps the buffers).
     void finish() noexcept;
-
-    const parser_type::value_type& message() const noexcept { return parser->get(); }
 
     // A decoded copy of `s` in the arena (s itself when nothing is encoded).
     std::string_view decode(std::string_view s, bool plus_is_space);

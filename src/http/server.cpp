@@ -164,22 +164,29 @@ struct conn_ops {
         c.begin = c.end = 0;
     }
 
-    // Room to read into: compacts, or moves to a larger (pooled) buffer. A
-    // request that did not arrive in one read goes on in the pooled buffer,
-    // so that its remainder (a body, say) is not read 192 bytes at a time.
+    // Room to read into. What is still needed is the current request's
+    // head (the parser's views point into it) and the bytes not parsed yet;
+    // the rest (answered requests, body bytes already copied out) is
+    // dropped by moving what is needed to the front, or, when nothing can
+    // be dropped, to a larger (pooled) buffer. A request that did not
+    // arrive in one read goes on in the pooled buffer, so that its
+    // remainder (a body, say) is not read 192 bytes at a time.
     std::span<char> free_space() {
         if (c.in == c.own && c.in_request) {
             grow();
         } else if (c.end == c.cap) {
-            if (c.begin > 0) {
-                std::memmove(c.in, c.in + c.begin, c.end - c.begin);
-                c.end -= c.begin;
-                c.begin = 0;
-            } else {
-                grow();
-            }
+            const auto [head_from, head_to] = head();
+            if (head_from > 0 || head_to < c.begin) relocate(c.in);
+            else grow();
         }
         return std::span<char>(c.in + c.end, c.cap - c.end);
+    }
+
+    // The part of the buffer the request in progress has views into.
+    std::pair<std::size_t, std::size_t> head() const noexcept {
+        if (!c.in_request) return {c.begin, c.begin};
+        const request_context& x = *c.ctx;
+        return {x.head_begin, x.header_seen ? x.head_end : c.begin};
     }
 
     void grow() {
@@ -187,33 +194,54 @@ struct conn_ops {
         request_context& x = *c.ctx;
         if (c.in == x.in_heap.get() || x.in_heap_size < want) {
             auto bigger = std::make_unique_for_overwrite<char[]>(want);
-            std::memcpy(bigger.get(), c.in + c.begin, c.end - c.begin);
-            x.in_heap = std::move(bigger);
+            relocate(bigger.get());
+            x.in_heap = std::move(bigger); // frees the one moved from, if it was this
             x.in_heap_size = want;
         } else {
-            std::memcpy(x.in_heap.get(), c.in + c.begin, c.end - c.begin);
+            relocate(x.in_heap.get());
         }
-        c.end -= c.begin;
-        c.begin = 0;
-        c.in = x.in_heap.get();
         c.cap = x.in_heap_size;
+    }
+
+    // Moves the request's head and the unparsed bytes, in that order, to the
+    // front of `to` (the current buffer or another one); the parser's views
+    // follow.
+    void relocate(char* to) noexcept {
+        const auto [head_from, head_to] = head();
+        const std::size_t head_size = head_to - head_from, pending = c.end - c.begin;
+        char* from = c.in;
+        std::memmove(to, from + head_from, head_size);
+        std::memmove(to + head_size, from + c.begin, pending);
+        if (c.in_request) {
+            request_context& x = *c.ctx;
+            x.parsed.moved(from + head_from, head_size, to);
+            x.head_begin = 0;
+            if (x.header_seen) x.head_end = head_size;
+        }
+        c.in = to;
+        c.begin = head_size;
+        c.end = head_size + pending;
     }
 
     // Feeds what is buffered to the parser.
     step parse() {
         if (c.begin == c.end && !c.in_request) return step::need_input;
-        c.in_request = true;
         if (!c.ctx) take_context();
+        if (!c.in_request) {
+            c.in_request = true;
+            c.ctx->head_begin = c.begin;
+        }
         if (!c.ctx->parser) c.ctx->start(core().opts.max_header_size, core().opts.max_body_size);
-        auto& p = *c.ctx->parser;
+        request_parser& p = *c.ctx->parser;
         for (;;) {
             beast::error_code ec;
-            const std::size_t used = p.put(boost::asio::const_buffer(c.in + c.begin, c.end - c.begin), ec);
+            const std::size_t used = p.feed(c.in + c.begin, c.end - c.begin, ec);
             c.begin += used;
             if (ec == beast::http::error::need_more) return room_for_more();
             if (ec) return fail(status_for(ec));
             if (!c.ctx->header_seen && p.is_header_done()) {
                 c.ctx->header_seen = true;
+                c.ctx->head_end = c.begin; // feed() stops at the end of the head
                 if (c.list == wait_list::head) core().unlink(&c);
                 if (!on_header()) return step::failed;
             }
@@ -225,9 +253,12 @@ struct conn_ops {
     // More input is needed; a buffer full of what the parser cannot take
     // yet (a chunk header without end, say) is a bad request.
     step room_for_more() {
-        const std::size_t pending = c.end - c.begin;
-        const std::size_t most = std::max<std::size_t>(core().opts.max_header_size + 1, 8 * 1024);
-        if (pending >= most) return fail(c.ctx->header_seen ? 400 : 431);
+        const request_context& x = *c.ctx;
+        if (!x.header_seen) { // the head so far, parsed or not
+            if (c.end - x.head_begin > core().opts.max_header_size) return fail(431);
+        } else if (c.end - c.begin >= std::max<std::size_t>(core().opts.max_header_size + 1, 8 * 1024)) {
+            return fail(400);
+        }
         return step::need_input;
     }
 
@@ -238,15 +269,13 @@ struct conn_ops {
 
     // The head is complete: Expect, before any body is read.
     bool on_header() {
-        const auto& m = c.ctx->message();
-        const auto it = m.find(beast::http::field::expect);
-        if (it == m.end()) return true;
-        const auto v = it->value();
-        if (!iequals(std::string_view(v.data(), v.size()), "100-continue")) {
+        const parsed_request& m = c.ctx->parsed;
+        if (!m.expect.data()) return true; // no Expect header
+        if (!iequals(m.expect, "100-continue")) {
             c.error_status = 417;
             return false;
         }
-        if (m.version() >= 11 && !c.ctx->parser->is_done() && c.begin == c.end)
+        if (m.version >= 11 && !c.ctx->parser->is_done() && c.begin == c.end)
             c.ctx->out.append("HTTP/1.1 100 Continue\r\n\r\n");
         return true;
     }
@@ -288,9 +317,9 @@ struct conn_ops {
     // after it.
     bool respond(const response& r) {
         request_context& x = *c.ctx;
-        const auto& m = x.message();
+        const parsed_request& m = x.parsed;
         const bool keep = x.parser->keep_alive() && !core().closing && !asks_close(r);
-        serialize(x.out, r, m.method() == beast::http::verb::head, keep, m.version() < 11, core().date_line());
+        serialize(x.out, r, m.verb == beast::http::verb::head, keep, m.version < 11, core().date_line());
         x.finish();
         c.in_request = false;
         c.first_request = false;
@@ -302,7 +331,7 @@ struct conn_ops {
     void respond_error() {
         if (!c.ctx) take_context();
         request_context& x = *c.ctx;
-        const bool http10 = x.parser && x.header_seen && x.message().version() < 11;
+        const bool http10 = x.header_seen && x.parsed.version < 11;
         serialize(x.out, error_response(c.error_status), false, false, http10, core().date_line());
         x.finish();
         c.in_request = false;
