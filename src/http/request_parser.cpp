@@ -49,7 +49,7 @@ request_parser::request_parser(parsed_request& out, arena& mem, std::size_t max_
     : out_(out), mem_(mem) {
     header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(max_header, UINT32_MAX)));
     body_limit(static_cast<std::uint64_t>(max_body));
-    out_.clear();
+    // `out` is clear: a new context's is, and finish() clears it
 }
 
 std::size_t request_parser::feed(const char* data, std::size_t size, boost::beast::error_code& ec) {

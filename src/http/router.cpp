@@ -70,9 +70,10 @@ std::vector<segment> compile(std::string_view pattern) {
 }
 
 // Matches `path` (as sent) against a route; on success its parameters are
-// appended to ctx.params.
+// appended to ctx.params (and on failure left as they were).
 bool match(const route& r, std::string_view path, request_context& ctx) {
     if (path.empty() || path[0] != '/') return false;
+    const std::size_t mark = ctx.params.size();
     std::size_t pos = 1;
     const std::size_t n = r.segments.size();
     for (std::size_t i = 0; i < n; ++i) {
@@ -84,15 +85,19 @@ bool match(const route& r, std::string_view path, request_context& ctx) {
         const auto end = path.find('/', pos);
         const std::string_view part = path.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos);
         if (s.param) {
-            if (part.empty()) return false;
+            if (part.empty()) break;
             ctx.params.emplace_back(s.text, ctx.decode(part, false));
         } else if (part != s.text) {
-            return false;
+            break;
         }
-        if (i + 1 == n) return end == std::string_view::npos;
-        if (end == std::string_view::npos) return false;
+        if (i + 1 == n) {
+            if (end == std::string_view::npos) return true;
+            break;
+        }
+        if (end == std::string_view::npos) break;
         pos = end + 1;
     }
+    if (ctx.params.size() != mark) ctx.params.erase(ctx.params.begin() + static_cast<std::ptrdiff_t>(mark), ctx.params.end());
     return false;
 }
 
@@ -123,15 +128,12 @@ void route_request(const std::vector<route>& routes, request_context& ctx) {
     bool path_matched = false;
     for (const route& r : routes) {
         const std::size_t mark = ctx.params.size();
-        if (!match(r, path, ctx)) {
-            ctx.params.resize(mark);
-            continue;
-        }
+        if (!match(r, path, ctx)) continue;
         if (const handler* h = find_handler(r, method)) {
             ctx.matched = h;
             return;
         }
-        ctx.params.resize(mark);
+        ctx.params.erase(ctx.params.begin() + static_cast<std::ptrdiff_t>(mark), ctx.params.end());
         if (!path_matched) ctx.allow.clear();
         path_matched = true;
         for (const auto& e : r.entries) {
