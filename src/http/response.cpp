@@ -66,7 +66,8 @@ void response::set_body(std::string body, std::string_view content_type) {
     body_ = std::move(body);
     static_type_ = nullptr;
     custom_type_.assign(content_type);
-    std::erase_if(headers_, [](const auto& h) { return detail::iequals(h.first, "content-type"); });
+    if (!headers_.empty())
+        std::erase_if(headers_, [](const auto& h) { return detail::iequals(h.first, "content-type"); });
 }
 
 response& response::set_header(std::string_view name, std::string_view value) {
