@@ -154,8 +154,14 @@ std::string_view raw_path_of(std::string_view target) noexcept {
             target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
         }
     }
-    const auto end = target.find_first_of("?#");
-    return end == std::string_view::npos ? target : target.substr(0, end);
+    return target.substr(0, query_start(target));
+}
+
+std::size_t query_start(std::string_view target) noexcept {
+    // a plain loop: find_first_of calls memchr on "?#" for every character
+    std::size_t i = 0;
+    while (i < target.size() && target[i] != '?' && target[i] != '#') ++i;
+    return i;
 }
 
 } // namespace detail
@@ -176,11 +182,10 @@ std::string_view request::path() const {
 
 std::string_view request::query_string() const noexcept {
     std::string_view t = target();
-    const auto q = t.find('?');
-    if (q == std::string_view::npos) return {};
+    const std::size_t q = detail::query_start(t);
+    if (q == t.size() || t[q] != '?') return {};
     t.remove_prefix(q + 1);
-    const auto hash = t.find('#');
-    return hash == std::string_view::npos ? t : t.substr(0, hash);
+    return t.substr(0, detail::query_start(t)); // up to a '#'
 }
 
 std::optional<std::string> request::query(std::string_view name) const {

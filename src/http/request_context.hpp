@@ -162,6 +162,8 @@ void percent_decode(std::string_view in, std::string& out, bool plus_is_space);
 
 // The path part of a request target (origin or absolute form), undecoded.
 std::string_view raw_path_of(std::string_view target) noexcept;
+// Where the query ('?') or fragment ('#') of `s` begins; s.size() if nowhere.
+std::size_t query_start(std::string_view s) noexcept;
 
 // Case-insensitive ASCII comparison, as for header names and tokens.
 bool iequals(std::string_view a, std::string_view b) noexcept;
