@@ -99,6 +99,11 @@ TEST(HttpApi, RequestAccessors) {
         EXPECT_FALSE(resp->has("Content-Length")) << resp->head;
         EXPECT_EQ(seen, "GET|/a/%7Eb/c%2Fd/e?k=v+1%21&e=&k=second#frag|/a/~b/c/d/e|/a/%7Eb/c%2Fd/e|k=v+1%21&e=&k=second|"
                         "v 1!||-|~b|c/d/e|11|ka|3|1|127.0.0.1");
+        // a '?' inside the fragment starts no query
+        w.write("GET /a/x/y#frag?k=1 HTTP/1.1\r\nHost: x\r\n\r\n");
+        resp = co_await read_response(r);
+        CO_ASSERT(resp);
+        EXPECT_EQ(seen, "GET|/a/x/y#frag?k=1|/a/x/y|/a/x/y||-|-|-|x|y|11|ka|1|-|127.0.0.1");
         w.close();
         srv.close();
         co_await srv.wait_closed();
