@@ -31,8 +31,9 @@ import time
 from pathlib import Path
 
 from benchsuite import callgrind
-from benchsuite.catalog import (BENCH, CASE_TITLES, CASES, IMPL_ORDER, IMPLEMENTATIONS, QUICK_CASES, SERVER_KINDS,
-                                Binaries, case_impls, case_method, evaluate_targets, server_kind)
+from benchsuite.catalog import (BENCH, CASE_TITLES, CASES, CLIENT_BENCH_SERVER, IMPL_ORDER, IMPLEMENTATIONS,
+                                QUICK_CASES, SERVER_KINDS, Binaries, case_impls, case_method, evaluate_http_targets,
+                                evaluate_targets, server_kind)
 from benchsuite.machine import background_load, machine_info
 from benchsuite.measure import Measurer, Settings, describe, medians
 from benchsuite.procs import CLIENT_CPU, SERVER_CPU, Ports, install_cleanup
@@ -92,7 +93,7 @@ class Suite:
             cmd = self.binaries.resolve(impl, server_kind(case))
             if case_method(case) == "callgrind":
                 return self.callgrind.measure(case, cmd), callgrind.describe
-            return self.measurer.measure(case, cmd), describe
+            return self.measurer.measure(case, cmd, self.binaries), describe
         except Exception as e:  # keep going: one broken server must not sink the suite
             return {"ok": False, "error": f"{type(e).__name__}: {e}"}, describe
 
@@ -177,6 +178,7 @@ class Suite:
             "cases": [dict(c, title=CASE_TITLES[c["name"]]) for c in self.cases],
             "results": self.results,
             "targets": evaluate_targets(self.results),
+            "http_targets": evaluate_http_targets(self.results),
             "micro": self.micro,
             "skipped": [{"impl": i, "kind": k, "reason": r} for (i, k), r in self.skipped.items()],
             "log": self.log_lines,
@@ -217,6 +219,18 @@ class Suite:
             "other_load_pct": "user+system time on CPUs 0 and 1 during the window not accounted to the "
                               "server or the client (percent of one CPU): other processes on the machine",
         }
+        if any(c.get("wrk_script") for c in self.cases):
+            m["http_post"] = ("wrk with the case's script (bench/wrk/post_4k.lua: POST /echo, a 4,096-byte JSON "
+                              "body, answered back as JSON); only servers that read request bodies")
+        if any(case_method(c) == "idle_http" for c in self.cases):
+            m["idle_http"] = ("bench/clients/idle_after_request.py opens N connections (250 at a time), sends one "
+                              "GET on each and reads its answer, keeps them open and idle 0.5 s, and reads the "
+                              "server's VmRSS: (RSS with them - RSS before) / N")
+        if any(case_method(c) == "client" for c in self.cases):
+            m["http_client"] = (f"the client under test pinned to CPU {SERVER_CPU}, the {CLIENT_BENCH_SERVER} HTTP "
+                                f"server on CPU {CLIENT_CPU}; N GETs with C in flight through a pool of C "
+                                "keep-alive connections, timed by the client itself; client CPU time from "
+                                "getrusage(RUSAGE_CHILDREN)")
         if any(case_method(c) == "burst" for c in self.cases):
             m["burst_idle_s"] = s.burst_idle
             m["burst"] = ("server VmRSS before connecting, with all N connections open after each has had "

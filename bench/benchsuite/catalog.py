@@ -2,7 +2,8 @@
 the targets, and where the binaries are.
 
 Implementations are discovered by name.  Each kind of server ("echo": byte
-echo, "line": readline echo, "http": hello server) is a command; "@NAME" is
+echo, "line": readline echo, "http": hello server; and "http_client", the
+HTTP client benchmark, a client rather than a server) is a command; "@NAME" is
 a binary from the build directory (bench/ subdirectory of the build), "%PY"
 is Debian's python3, "%BENCH" is bench/.  The suite appends "--port N".  A
 missing binary skips that implementation with "skipped: not built"; an
@@ -22,7 +23,13 @@ def _py(loop, mode):
     return ["%PY", "%BENCH/servers/py_server.py", "--loop", loop, "--mode", mode]
 
 
+def _aiohttp(loop):
+    return ["%PY", "%BENCH/servers/aiohttp_hello.py", "--loop", loop]
+
+
 # "native": compiled (C/C++) servers, the ones measured under callgrind.
+# "http_bodies": the HTTP server reads request bodies (POST /echo answers
+# the body back as JSON); the others stop at the head.
 IMPLEMENTATIONS = {
     "libuv": {
         "echo": ["@libuv_echo"],
@@ -37,6 +44,24 @@ IMPLEMENTATIONS = {
         "http": ["@asio_http"],
         "native": True,
         "about": "Boost.Asio 1.81, C++20 coroutines, io_context{1}",
+    },
+    "beast": {
+        "http": ["@beast_http"],
+        "http_bodies": True,
+        "native": True,
+        "about": "Boost.Beast 1.81's own HTTP server: http::async_read/async_write on Asio C++20 coroutines",
+    },
+    "aiohttp-asyncio": {
+        "http": _aiohttp("asyncio"),
+        "http_client": ["%PY", "%BENCH/clients/aiohttp_client.py", "--loop", "asyncio"],
+        "http_bodies": True,
+        "about": "aiohttp (web.Application, the uvloop articles' server; ClientSession as the client) on asyncio",
+    },
+    "aiohttp-uvloop": {
+        "http": _aiohttp("uvloop"),
+        "http_client": ["%PY", "%BENCH/clients/aiohttp_client.py", "--loop", "uvloop"],
+        "http_bodies": True,
+        "about": "aiohttp (web.Application, the uvloop articles' server; ClientSession as the client) on uvloop",
     },
     "asyncio-streams": {
         "echo": _py("asyncio", "echo-streams"),
@@ -65,10 +90,18 @@ IMPLEMENTATIONS = {
     "uvasync": {
         "echo": ["@uvasync_echo_server"],
         "line": ["@uvasync_readline_echo_server"],
-        "http": ["@uvasync_http_server"],
+        "http": ["@uvasync_http_lib"],
+        "http_client": ["@uvasync_http_client"],
+        "http_bodies": True,
         "native": True,
         "about": "uvasync (this project): start_server + stream_reader/stream_writer; "
-                 "echo with one reused buffer, read(span)",
+                 "echo with one reused buffer, read(span); HTTP on uvasync::http (server and client)",
+    },
+    "uvasync-streams": {
+        "http": ["@uvasync_http_server"],
+        "native": True,
+        "about": "uvasync's HTTP hello split by hand on stream_reader::readuntil (no parser), "
+                 "for comparison with uvasync::http",
     },
     "uvasync-idiomatic": {
         "echo": ["@uvasync_idiomatic_echo_server"],
@@ -78,17 +111,26 @@ IMPLEMENTATIONS = {
     },
 }
 IMPL_ORDER = list(IMPLEMENTATIONS)
-SERVER_KINDS = ("echo", "line", "http")
+SERVER_KINDS = ("echo", "line", "http", "http_client")
 
-# The reference columns of the tables.
+# The reference columns of the tables (a case may name its own with
+# "ref_ceiling" / "ref_uvloop").
 REF_CEILING = "libuv"
 REF_UVLOOP = {"echo": "uvloop-streams", "line": "uvloop-streams",
-              "idle": "uvloop-streams", "http": "uvloop-protocol"}
+              "idle": "uvloop-streams", "http": "uvloop-protocol", "idle_http": "aiohttp-uvloop",
+              "http_client": "aiohttp-uvloop"}
 
-# Cases.  "method": "load" (timed, the default), "idle", "burst" or
-# "callgrind"; "native_only": only compiled servers; "quick_impls": the
-# implementations taking part in --quick runs; "repeats": a fixed sample
-# count (callgrind counts and burst RSS do not need medians).
+# The server every client of the HTTP client benchmark talks to.
+CLIENT_BENCH_SERVER = "libuv"
+
+# Cases.  "method": "load" (timed, the default), "idle", "burst",
+# "callgrind", or for the kinds of their own "idle_http" (connections held
+# open after one request each) and "client" (the HTTP client benchmark);
+# "native_only": only compiled servers; "bodies": only HTTP servers that
+# read request bodies; "wrk_script": the wrk script of an HTTP load case;
+# "quick_impls": the implementations taking part in --quick runs;
+# "repeats": a fixed sample count (callgrind counts and burst RSS do not
+# need medians).
 CASES = [
     {"name": "echo-64B", "kind": "echo", "size": 64, "conns": 100, "pipeline": 1},
     {"name": "echo-1KiB", "kind": "echo", "size": 1024, "conns": 100, "pipeline": 1},
@@ -99,8 +141,15 @@ CASES = [
     {"name": "echo-64B-p16", "kind": "echo", "size": 64, "conns": 100, "pipeline": 16},
     {"name": "readline-1KiB", "kind": "line", "size": 1024, "conns": 100, "pipeline": 1},
     {"name": "http-c10", "kind": "http", "conns": 10},
-    {"name": "http-c100", "kind": "http", "conns": 100},
+    {"name": "http-c100", "kind": "http", "conns": 100,
+     "quick_impls": ["libuv", "asio", "beast", "asyncio-protocol", "uvloop-protocol", "aiohttp-uvloop",
+                     "uvasync", "uvasync-streams"]},
+    {"name": "http-post-4KiB", "kind": "http", "conns": 100, "bodies": True, "wrk_script": "post_4k.lua",
+     "ref_ceiling": "beast", "ref_uvloop": "aiohttp-uvloop"},
     {"name": "idle-10k", "kind": "idle", "conns": 10000},
+    {"name": "idle-http-5k", "kind": "idle_http", "conns": 5000, "quick_impls": ["uvasync"]},
+    {"name": "http-client-10k", "kind": "http_client", "requests": 10000, "conns": 100,
+     "quick_impls": ["aiohttp-uvloop", "uvasync"]},
     {"name": "burst-10k", "kind": "burst", "size": 64, "conns": 10000, "native_only": True, "repeats": 1,
      "quick_impls": ["libuv", "uvasync"]},
     {"name": "callgrind-echo-64B", "kind": "echo", "method": "callgrind", "size": 64, "conns": 10,
@@ -108,10 +157,10 @@ CASES = [
     {"name": "callgrind-readline-64B", "kind": "line", "method": "callgrind", "size": 64, "conns": 10,
      "pipeline": 1, "native_only": True, "repeats": 1},
     {"name": "callgrind-http-c10", "kind": "http", "method": "callgrind", "conns": 10,
-     "native_only": True, "repeats": 1},
+     "native_only": True, "repeats": 1, "quick_impls": ["libuv", "uvasync"]},
 ]
 QUICK_CASES = ["echo-1KiB", "echo-64B-p16", "readline-1KiB", "http-c100", "idle-10k", "burst-10k",
-               "callgrind-echo-64B"]
+               "callgrind-echo-64B", "idle-http-5k", "http-client-10k"]
 
 CASE_TITLES = {
     "echo-64B": "Echo, 64 B messages, 100 connections, ping-pong",
@@ -124,7 +173,10 @@ CASE_TITLES = {
     "readline-1KiB": "Readline echo, 1 KiB lines, 100 connections, ping-pong",
     "http-c10": "HTTP/1.1 hello (wrk -t1 -c10, keep-alive)",
     "http-c100": "HTTP/1.1 hello (wrk -t1 -c100, keep-alive)",
+    "http-post-4KiB": "HTTP/1.1 POST /echo of a 4 KiB JSON body (wrk -t1 -c100, keep-alive)",
     "idle-10k": "10,000 idle connections: server memory",
+    "idle-http-5k": "5,000 idle HTTP keep-alive connections, each after one request: server memory",
+    "http-client-10k": "HTTP client: 10,000 GETs over 100 pooled keep-alive connections against raw libuv",
     "burst-10k": "10,000 connections come and go: server RSS before, at the peak, after",
     "callgrind-echo-64B": "Instructions per request: echo, 64 B ping-pong, 10 connections (callgrind)",
     "callgrind-readline-64B": "Instructions per request: readline echo, 64 B lines, 10 connections (callgrind)",
@@ -140,16 +192,41 @@ CALLGRIND_TARGETS = [
      ("callgrind-echo-64B", "uvasync-idiomatic"), ("callgrind-echo-64B", "libuv"), 1.5),
     ("readline echo / raw libuv echo",
      ("callgrind-readline-64B", "uvasync"), ("callgrind-echo-64B", "libuv"), 1.6),
-    ("HTTP hello / raw libuv HTTP",
-     ("callgrind-http-c10", "uvasync"), ("callgrind-http-c10", "libuv"), 1.3),
+    ("HTTP hello, hand-split streams / raw libuv HTTP",
+     ("callgrind-http-c10", "uvasync-streams"), ("callgrind-http-c10", "libuv"), 1.3),
     ("read(span) echo / Asio echo",
      ("callgrind-echo-64B", "uvasync"), ("callgrind-echo-64B", "asio"), 0.4),
     ("idiomatic echo / Asio echo",
      ("callgrind-echo-64B", "uvasync-idiomatic"), ("callgrind-echo-64B", "asio"), 0.4),
     ("readline echo / Asio readline echo",
      ("callgrind-readline-64B", "uvasync"), ("callgrind-readline-64B", "asio"), 0.4),
-    ("HTTP hello / Asio HTTP",
-     ("callgrind-http-c10", "uvasync"), ("callgrind-http-c10", "asio"), 0.4),
+    ("HTTP hello, hand-split streams / Asio HTTP",
+     ("callgrind-http-c10", "uvasync-streams"), ("callgrind-http-c10", "asio"), 0.4),
+]
+
+# uvasync::http's targets: (label, metric, measured (case, impl), reference
+# (case, impl) or None for an absolute limit, "min" (ratio at least the
+# limit) or "max" (at most), limit).  Metrics are keys of the medians;
+# req/s targets hold for every case listed.
+HTTP_TARGETS = [
+    ("req/s, HTTP hello c10 / raw libuv", "rps", ("http-c10", "uvasync"), ("http-c10", "libuv"), "min", 0.9),
+    ("req/s, HTTP hello c100 / raw libuv", "rps", ("http-c100", "uvasync"), ("http-c100", "libuv"), "min", 0.9),
+    ("req/s, HTTP hello c10 / Beast", "rps", ("http-c10", "uvasync"), ("http-c10", "beast"), "min", 1.0),
+    ("req/s, HTTP hello c100 / Beast", "rps", ("http-c100", "uvasync"), ("http-c100", "beast"), "min", 1.0),
+    ("req/s, 4 KiB POST echo / Beast", "rps", ("http-post-4KiB", "uvasync"), ("http-post-4KiB", "beast"),
+     "min", 1.0),
+    ("req/s, HTTP hello c10 / aiohttp on uvloop", "rps", ("http-c10", "uvasync"), ("http-c10", "aiohttp-uvloop"),
+     "min", 5.0),
+    ("req/s, HTTP hello c100 / aiohttp on uvloop", "rps", ("http-c100", "uvasync"),
+     ("http-c100", "aiohttp-uvloop"), "min", 5.0),
+    ("req/s, 4 KiB POST echo / aiohttp on uvloop", "rps", ("http-post-4KiB", "uvasync"),
+     ("http-post-4KiB", "aiohttp-uvloop"), "min", 5.0),
+    ("instructions per request, HTTP hello / raw libuv", "ir_per_request", ("callgrind-http-c10", "uvasync"),
+     ("callgrind-http-c10", "libuv"), "max", 1.5),
+    ("server memory per idle keep-alive connection, after a request (bytes)", "rss_per_conn_bytes",
+     ("idle-http-5k", "uvasync"), None, "max", 2048),
+    ("client req/s, 10,000 GETs / aiohttp's client on uvloop", "rps", ("http-client-10k", "uvasync"),
+     ("http-client-10k", "aiohttp-uvloop"), "min", 5.0),
 ]
 
 # burst-10k: RSS a few idle seconds after the burst <= factor x RSS at start + slack.
@@ -157,13 +234,19 @@ BURST_TARGET = {"factor": 2.0, "slack_kib": 4096}
 
 
 def case_method(case):
-    return case.get("method") or ("idle" if case["kind"] == "idle" else
-                                  "burst" if case["kind"] == "burst" else "load")
+    return case.get("method") or {"idle": "idle", "burst": "burst", "idle_http": "idle_http",
+                                  "http_client": "client"}.get(case["kind"], "load")
 
 
 def server_kind(case):
-    """The kind of server a case runs against."""
-    return "echo" if case["kind"] in ("idle", "burst") else case["kind"]
+    """The kind of server a case runs against (for the client benchmark: the
+    kind of client it runs)."""
+    return {"idle": "echo", "burst": "echo", "idle_http": "http"}.get(case["kind"], case["kind"])
+
+
+def case_refs(case):
+    """The case's reference implementations: (ceiling, uvloop column)."""
+    return case.get("ref_ceiling", REF_CEILING), case.get("ref_uvloop", REF_UVLOOP[case["kind"]])
 
 
 def case_impls(case, impls, quick=False):
@@ -171,7 +254,29 @@ def case_impls(case, impls, quick=False):
     kind = server_kind(case)
     return [i for i in impls
             if kind in IMPLEMENTATIONS[i] and (IMPLEMENTATIONS[i].get("native") or not case.get("native_only"))
+            and (IMPLEMENTATIONS[i].get("http_bodies") or not case.get("bodies"))
             and not (quick and "quick_impls" in case and i not in case["quick_impls"])]
+
+
+def evaluate_http_targets(results):
+    """The HTTP_TARGETS against results[case][impl]["median"]."""
+    def value(case, impl, metric):
+        m = (results.get(case, {}).get(impl) or {}).get("median") or {}
+        return m.get(metric)
+
+    out = []
+    for label, metric, (mc, mi), ref, sense, limit in HTTP_TARGETS:
+        a = value(mc, mi, metric)
+        if ref is None:
+            b, r = None, a
+        else:
+            b = value(ref[0], ref[1], metric)
+            r = a / b if a is not None and b else None
+        met = None if r is None else (r >= limit if sense == "min" else r <= limit)
+        out.append({"target": label, "metric": metric, "measured": [mc, mi],
+                    "reference": None if ref is None else list(ref), "sense": sense, "limit": limit,
+                    "value": a, "reference_value": b, "ratio": None if ref is None else r, "met": met})
+    return out
 
 
 def evaluate_targets(results):

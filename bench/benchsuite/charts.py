@@ -8,7 +8,8 @@ from .catalog import REF_CEILING, case_method
 
 COLORS = {"libuv": "#444444", "asio": "#8c564b", "asyncio-streams": "#1f77b4",
           "asyncio-protocol": "#aec7e8", "uvloop-streams": "#2ca02c", "uvloop-protocol": "#98df8a",
-          "uvasync": "#d62728", "uvasync-idiomatic": "#ff9896"}
+          "uvasync": "#d62728", "uvasync-idiomatic": "#ff9896", "uvasync-streams": "#ff9896",
+          "beast": "#c49c94", "aiohttp-asyncio": "#9467bd", "aiohttp-uvloop": "#c5b0d5"}
 
 
 def make_charts(doc, outdir):
@@ -66,8 +67,8 @@ def make_charts(doc, outdir):
             charts.append("throughput_by_size.png")
         plt.close(fig)
 
-    # 2. all load cases relative to libuv
-    load = [c["name"] for c in doc["cases"] if case_method(c) == "load"]
+    # 2. all load cases relative to libuv (those it takes part in)
+    load = [c["name"] for c in doc["cases"] if case_method(c) == "load" and med(c["name"], REF_CEILING, "rps")]
     if load:
         fig, ax = plt.subplots(figsize=(max(8, 1.3 * len(load) + 3), 5))
         present = [i for i in impls if any(med(c, i, "rps") is not None for c in load)]

@@ -1,6 +1,7 @@
-"""One sample of a timed load case (echo, readline, HTTP), of the idle case
-and of the burst case, against a fresh server; the medians over samples; and
-the Python / uvasync microbenchmark runs.  bench/README.md, "Method"."""
+"""One sample of a timed load case (echo, readline, HTTP), of the idle
+cases, of the burst case and of the HTTP client benchmark, against a fresh
+server; the medians over samples; and the Python / uvasync microbenchmark
+runs.  bench/README.md, "Method"."""
 from __future__ import annotations
 
 import json
@@ -12,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .catalog import BENCH, BURST_TARGET, IMPLEMENTATIONS, PY, case_method, rel, server_kind
+from .catalog import BENCH, BURST_TARGET, CLIENT_BENCH_SERVER, IMPLEMENTATIONS, PY, case_method, rel, server_kind
 from .procs import (CLIENT_CPU, SERVER_CPU, read_cpu_stat, read_proc_cpu, read_status_kib, run_client, spawn,
                     stat_delta_pct, stop_process, wait_ready)
 
@@ -41,10 +42,10 @@ class Measurer:
         self.ports = ports
 
     # ---- servers -------------------------------------------------------------
-    def start_server(self, cmd, port, errfile, wrapper=(), timeout=15.0):
+    def start_server(self, cmd, port, errfile, wrapper=(), timeout=15.0, cpu=SERVER_CPU):
         """Start `cmd --port N` pinned to the server CPU (inside `wrapper`,
         e.g. valgrind) and wait until it accepts connections."""
-        proc = spawn(["taskset", "-c", SERVER_CPU, *wrapper, *cmd, "--port", str(port)],
+        proc = spawn(["taskset", "-c", cpu, *wrapper, *cmd, "--port", str(port)],
                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errfile)
         if not wait_ready(port, proc, timeout):
             stop_process(proc)
@@ -54,15 +55,22 @@ class Measurer:
         time.sleep(0.05)
         return proc
 
-    def measure(self, case, cmd):
-        """One sample of a load, idle or burst case against a fresh server."""
+    def measure(self, case, cmd, binaries=None):
+        """One sample of a load, idle or burst case against a fresh server
+        (`cmd`); for the client benchmark, `cmd` is the client and the
+        server is CLIENT_BENCH_SERVER's HTTP server, on the client CPU."""
         port = self.ports.take()
         method = case_method(case)
+        if method == "client":
+            server = binaries.resolve(CLIENT_BENCH_SERVER, "http")
+            return self.measure_client(case, cmd, server, port)
         with tempfile.TemporaryFile() as errfile:
             proc = self.start_server(cmd, port, errfile)
             try:
                 if method == "idle":
                     sample = self.measure_idle(case, port, proc)
+                elif method == "idle_http":
+                    sample = self.measure_idle_http(case, port, proc)
                 elif method == "burst":
                     sample = self.measure_burst(case, port, proc)
                 elif case["kind"] == "http":
@@ -114,7 +122,10 @@ class Measurer:
 
     def wrk_cmd(self, case, port, seconds, report=True):
         cmd = ["taskset", "-c", CLIENT_CPU, "wrk", "-t1", f"-c{case['conns']}", f"-d{seconds}s"]
-        if report:
+        if case.get("wrk_script"):  # the case's requests (it loads report.lua itself)
+            cmd += ["--latency"] if report else []
+            cmd += ["-s", str(BENCH / "wrk" / case["wrk_script"])]
+        elif report:
             cmd += ["--latency", "-s", str(BENCH / "wrk" / "report.lua")]
         return cmd + [f"http://127.0.0.1:{port}/"]
 
@@ -180,6 +191,60 @@ class Measurer:
         if not ok:
             sample["error"] = (f"{raw['connected']}/{raw['connections']} connected, "
                                f"server accepted all: {raw['server_accepted_all']}")
+        return sample
+
+    def measure_idle_http(self, case, port, proc):
+        """Connections that made one request each and stay open (keep-alive):
+        clients/idle_after_request.py, pinned to the client CPU."""
+        cmd = ["taskset", "-c", CLIENT_CPU, PY, str(BENCH / "clients" / "idle_after_request.py"),
+               "--port", str(port), "--pid", str(proc.pid), "--conns", str(case["conns"])]
+        rc, out, err = run_client(cmd, timeout=120)
+        if rc != 0:
+            return {"ok": False, "error": f"idle_after_request exit {rc}: {err.strip()[-300:]}"}
+        raw = json.loads(out)
+        sample = {
+            "ok": raw["conns"] == case["conns"],
+            "connections": raw["conns"],
+            "rss_before_kib": raw["rss_before_kib"],
+            "rss_after_kib": raw["rss_after_kib"],
+            "rss_per_conn_bytes": raw["bytes_per_conn"],
+            "server_hwm_kib": read_status_kib(proc.pid, "VmHWM"),
+            "raw": raw,
+        }
+        if not sample["ok"]:
+            sample["error"] = f"{raw['conns']}/{case['conns']} connections held"
+        return sample
+
+    def measure_client(self, case, cmd, server, port):
+        """The HTTP client benchmark: `cmd` (the client) pinned to the
+        server CPU, the HTTP server on the client CPU; the client's own
+        figures and CPU time."""
+        with tempfile.TemporaryFile() as errfile:
+            proc = self.start_server(server, port, errfile, cpu=CLIENT_CPU)
+            try:
+                kids_a = resource.getrusage(resource.RUSAGE_CHILDREN)
+                rc, out, err = run_client(["taskset", "-c", SERVER_CPU, *cmd, "--port", str(port),
+                                           "--requests", str(case["requests"]), "--conns", str(case["conns"])],
+                                          timeout=300)
+                kids_b = resource.getrusage(resource.RUSAGE_CHILDREN)
+            finally:
+                stop_process(proc)
+        if rc != 0:
+            return {"ok": False, "error": f"client exit {rc}: {err.strip()[-300:]}"}
+        raw = json.loads(out)
+        requests = raw["requests"]
+        sample = {
+            "ok": raw["errors"] == 0 and requests == case["requests"],
+            "rps": raw["rps"], "seconds": raw["seconds"], "requests": requests, "errors": raw["errors"],
+            "raw": raw,
+        }
+        if not sample["ok"]:
+            sample["error"] = f"{raw['errors']} errors over {requests} requests"
+        user = kids_b.ru_utime - kids_a.ru_utime
+        system = kids_b.ru_stime - kids_a.ru_stime
+        sample["client_cpu_user_us"] = user * 1e6 / requests
+        sample["client_cpu_sys_us"] = system * 1e6 / requests
+        sample["client_cpu_total_us"] = (user + system) * 1e6 / requests
         return sample
 
     def measure_burst(self, case, port, proc):
@@ -264,6 +329,10 @@ class Measurer:
             return startup + (2.0 if py else 1.0) + 0.5 + max(0.0, self.s.idle_hold - 1.5) + 0.3
         if method == "burst":
             return startup + 1.5 + self.s.burst_idle + 0.3
+        if method == "idle_http":
+            return startup + 0.4 + case["conns"] / 1500 + 0.5 + 0.3
+        if method == "client":  # start-up of the client and the server, the requests
+            return startup + 0.35 + case["requests"] / (2000 if py else 10000)
         if case["kind"] == "http":
             return startup + self.s.wrk_warmup + self.s.wrk_duration + 0.25
         return startup + self.s.warmup + self.s.duration + 0.2 + case["conns"] / 2000
@@ -300,6 +369,9 @@ MEDIAN_KEYS = {
     "load": ["rps", "mib_s", "p50_us", "p99_us", "p999_us", "cpu_user_us", "cpu_sys_us",
              "cpu_total_us", "server_hwm_kib", "errors", "other_load_pct"],
     "idle": ["rss_before_kib", "rss_after_kib", "rss_per_conn_bytes", "server_hwm_kib", "connections"],
+    "idle_http": ["rss_before_kib", "rss_after_kib", "rss_per_conn_bytes", "server_hwm_kib", "connections"],
+    "client": ["rps", "seconds", "requests", "errors", "client_cpu_user_us", "client_cpu_sys_us",
+               "client_cpu_total_us"],
     "burst": ["connections", "rss_start_kib", "rss_peak_kib", "rss_after_kib", "idle_s", "server_hwm_kib",
               "target_kib"],
     "callgrind": ["ir_per_request", "instructions", "requests", "ir_per_request_long_phase"],
@@ -320,7 +392,7 @@ def medians(case, samples):
     m = {k: median([s.get(k) for s in ok]) for k in MEDIAN_KEYS[method]}
     m["samples_ok"] = len(ok)
     m["samples"] = len(samples)
-    if method == "load":
+    if method in ("load", "client"):
         rps = [s["rps"] for s in ok]
         m["rps_min"], m["rps_max"] = min(rps), max(rps)
     if method == "burst":
@@ -333,7 +405,10 @@ def describe(case, s):
     if not s.get("ok"):
         return f"FAILED: {s.get('error', '?')}"
     method = case_method(case)
-    if method == "idle":
+    if method == "client":
+        return (f"{s['rps']:>11,.0f} req/s  {s['requests']:,} requests in {s['seconds']:.2f} s  "
+                f"client cpu {s['client_cpu_total_us']:.1f} us/req")
+    if method in ("idle", "idle_http"):
         return (f"{s['connections']} conns, RSS {s['rss_before_kib'] / 1024:.1f} -> "
                 f"{s['rss_after_kib'] / 1024:.1f} MiB, {s['rss_per_conn_bytes']:.0f} B/conn")
     if method == "burst":

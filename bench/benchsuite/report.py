@@ -8,7 +8,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .catalog import BURST_TARGET, CASE_TITLES, REF_CEILING, REF_UVLOOP, case_method, evaluate_targets
+from .catalog import (BURST_TARGET, CASE_TITLES, CLIENT_BENCH_SERVER, REF_CEILING, case_method, case_refs,
+                      evaluate_http_targets, evaluate_targets)
 from .charts import make_charts
 
 
@@ -152,6 +153,7 @@ def render_markdown(doc, charts):
             w(f"| {c['name']} | " + " | ".join(row) + " |")
         w("")
 
+    render_http_targets(doc, w)
     render_callgrind(doc, w)
 
     for case in doc["cases"]:
@@ -164,14 +166,20 @@ def render_markdown(doc, charts):
         if method == "burst":
             render_burst(doc, case, res, w)
             continue
-        ref_u = REF_UVLOOP[case["kind"]]
-        if method == "idle":
+        if method == "client":
+            render_client(doc, case, res, w)
+            continue
+        ref_l, ref_u = case_refs(case)
+        if method in ("idle", "idle_http"):
+            if method == "idle_http":
+                w("Each connection sent one GET and read its answer, then stays open (keep-alive) and idle "
+                  "(bench/clients/idle_after_request.py). ")
             w(f"Server RSS growth per connection; ratio columns compare bytes per connection "
-              f"(lower is better) against libuv and {ref_u}.\n")
-            w("| Implementation | connections | RSS before (MiB) | RSS with conns (MiB) | bytes / conn "
-              "| × libuv | × uvloop |")
+              f"(lower is better) against {ref_l} and {ref_u}.\n")
+            w(f"| Implementation | connections | RSS before (MiB) | RSS with conns (MiB) | bytes / conn "
+              f"| × {ref_l} | × {ref_u} |")
             w("|---|---:|---:|---:|---:|---:|---:|")
-            ref_c = (res.get(REF_CEILING, {}).get("median") or {}).get("rss_per_conn_bytes")
+            ref_c = (res.get(ref_l, {}).get("median") or {}).get("rss_per_conn_bytes")
             ref_v = (res.get(ref_u, {}).get("median") or {}).get("rss_per_conn_bytes")
             for impl, e in res.items():
                 if "skipped" in e:
@@ -186,11 +194,13 @@ def render_markdown(doc, charts):
                   f"{ratio(m['rss_per_conn_bytes'], ref_c)} | {ratio(m['rss_per_conn_bytes'], ref_v)} |")
             w("")
             continue
-        w(f"× uvloop = against {ref_u}.\n")
-        w("| Implementation | req/s | MiB/s | p50 | p99 | p99.9 | CPU user | CPU sys | CPU total "
-          "| peak RSS (MiB) | × libuv | × uvloop | errors |")
+        if case.get("wrk_script"):
+            w(f"Requests from `bench/wrk/{case['wrk_script']}`; only the servers that read request bodies.\n")
+        w(f"× {ref_l} and × {ref_u}: req/s against those servers.\n")
+        w(f"| Implementation | req/s | MiB/s | p50 | p99 | p99.9 | CPU user | CPU sys | CPU total "
+          f"| peak RSS (MiB) | × {ref_l} | × {ref_u} | errors |")
         w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-        ref_c = (res.get(REF_CEILING, {}).get("median") or {}).get("rps")
+        ref_c = (res.get(ref_l, {}).get("median") or {}).get("rps")
         ref_v = (res.get(ref_u, {}).get("median") or {}).get("rps")
         for impl, e in res.items():
             if "skipped" in e:
@@ -321,6 +331,58 @@ def render_callgrind(doc, w):
         w("### Where the instructions go\n")
         for b in blocks:
             w(b)
+
+
+def render_http_targets(doc, w):
+    targets = doc.get("http_targets")
+    if targets is None:
+        targets = evaluate_http_targets(doc["results"])
+    if not any(t["value"] is not None for t in targets):
+        return
+    w("## uvasync::http targets\n")
+    w("uvasync::http (server and client) against the references, from the cases below: req/s medians of "
+      "the timed cases, instructions per request from the callgrind case, bytes per idle keep-alive "
+      "connection from the idle HTTP case. Timed ratios move 10–40% between runs on a shared machine.\n")
+    w("| Target | uvasync::http | reference | ratio | limit | |")
+    w("|---|---:|---:|---:|---:|---|")
+    for t in targets:
+        if t["value"] is None and t["reference_value"] is None:
+            continue
+        met = "–" if t["met"] is None else ("met" if t["met"] else "**missed**")
+        sign = "≥" if t["sense"] == "min" else "≤"
+        if t["reference"] is None:
+            w(f"| {t['target']} | {fmt(t['value'])} | – | – | {sign} {fmt(t['limit'])} B | {met} |")
+            continue
+        ref = f"{fmt(t['reference_value'])} ({t['reference'][1]})"
+        r = "–" if t["ratio"] is None else f"{t['ratio']:.2f}×"
+        w(f"| {t['target']} | {fmt(t['value'])} | {ref} | {r} | {sign} {t['limit']:.2f}× | {met} |")
+    w("")
+
+
+def render_client(doc, case, res, w):
+    _, ref_u = case_refs(case)
+    w(f"Each client runs pinned to CPU {doc['method']['server_cpu']} and GETs `/` {fmt(case['requests'])} times "
+      f"with {case['conns']} requests in flight through a pool of at most {case['conns']} keep-alive "
+      f"connections, from the raw {CLIENT_BENCH_SERVER} HTTP server on CPU {doc['method']['client_cpu']} "
+      f"(bench/clients/). CPU = the client's CPU time per request in µs.\n")
+    w(f"| Client | req/s | seconds | CPU user | CPU sys | CPU total | × {ref_u} | errors |")
+    w("|---|---:|---:|---:|---:|---:|---:|---:|")
+    ref = (res.get(ref_u, {}).get("median") or {}).get("rps")
+    for impl, e in res.items():
+        if "skipped" in e:
+            w(f"| {impl} | skipped: {e['skipped']} |" + " |" * 6)
+            continue
+        m = e["median"]
+        if "failed" in m:
+            w(f"| {impl} | failed: {m['failed'][:120]} |" + " |" * 6)
+            continue
+        spread = ""
+        if m.get("samples", 1) > 1 and m["rps"]:
+            spread = f" (±{(m['rps_max'] - m['rps_min']) / 2 / m['rps'] * 100:.0f}%)"
+        w(f"| {impl} | {fmt(m['rps'])}{spread} | {fmt(m['seconds'], 2)} | {fmt(m['client_cpu_user_us'], 1)} | "
+          f"{fmt(m['client_cpu_sys_us'], 1)} | {fmt(m['client_cpu_total_us'], 1)} | {ratio(m['rps'], ref)} | "
+          f"{fmt(m['errors'])} |")
+    w("")
 
 
 def render_burst(doc, case, res, w):
