@@ -93,7 +93,9 @@ TEST(EagerTasks, DuringTheEagerStepCurrentTaskIsTheNewTaskAndAllTasksHasIt) {
         const ua::task_handle<> me = *ua::current_task();
         ua::task_handle<> t = ua::create_task(coro(), eager());
         EXPECT_TRUE(seen.has_value());
-        if (seen) EXPECT_EQ(*seen, t);
+        if (seen) {
+            EXPECT_EQ(*seen, t);
+        }
         EXPECT_TRUE(listed);
         EXPECT_EQ(*ua::current_task(), me); // back to the creator afterwards
         for (auto& other : ua::all_tasks()) EXPECT_FALSE(other == t); // done: no longer listed
