@@ -24,12 +24,13 @@ struct frame_cache_cleanup {
     }
 };
 
-// UVASYNC_NO_FRAME_POOL set to anything but "" or "0", or valgrind: decided
-// once for the process.
+// UVASYNC_NO_FRAME_POOL set to anything but "" or "0", or valgrind unless
+// UVASYNC_NO_FRAME_POOL=0 says to keep the pool (callgrind counts the
+// instructions of the build as it runs): decided once for the process.
 bool pool_switched_off() noexcept {
     static const bool off = [] {
         const char* v = std::getenv("UVASYNC_NO_FRAME_POOL");
-        if (v && *v && std::strcmp(v, "0") != 0) return true;
+        if (v && *v) return std::strcmp(v, "0") != 0;
 #if defined(UVASYNC_HAVE_VALGRIND_H)
         if (RUNNING_ON_VALGRIND) return true;
 #endif

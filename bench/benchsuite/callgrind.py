@@ -69,7 +69,9 @@ class Callgrind:
                 tempfile.TemporaryFile() as errfile:
             out = Path(tmp) / "callgrind.out"
             prefix = Path(tmp) / "vgdb"
-            wrapper = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
+            # The frame cache turns itself off under valgrind (for memcheck);
+            # counted instructions are those of the build as it runs.
+            wrapper = ["env", "UVASYNC_NO_FRAME_POOL=0", "valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
                        "--vgdb=yes", f"--vgdb-prefix={prefix}", "--dump-line=no"]
             proc = self.m.start_server(cmd, port, errfile, wrapper, timeout=60)
             sample = {"ok": False, "phases": []}
