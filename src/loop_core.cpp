@@ -92,6 +92,13 @@ void loop_core::start_task(task_state_base& t, bool eager) noexcept {
     // scheduled (asyncio 3.12's eager task factory, 3.14's eager_start).
     t.started_ = true;
     resume(t);
+    // One that finished is reaped now rather than when the creator's step
+    // ends, so a loop creating eager tasks that never suspend runs in
+    // constant memory. Nothing else can be on its frame: nobody awaits it yet.
+    if (!retired_.empty() && retired_.back() == &t) {
+        retired_.pop_back();
+        reap_one(t);
+    }
 }
 
 void loop_core::resume(task_state_base& t) noexcept {
@@ -118,9 +125,13 @@ void loop_core::reap() noexcept {
     while (!retired_.empty()) {
         task_state_base* t = retired_.back();
         retired_.pop_back();
-        if (t->frame_) std::exchange(t->frame_, {}).destroy();
-        t->release(); // the loop's reference
+        reap_one(*t);
     }
+}
+
+void loop_core::reap_one(task_state_base& t) noexcept {
+    if (t.frame_) std::exchange(t.frame_, {}).destroy();
+    t.release(); // the loop's reference
 }
 
 void loop_core::close() noexcept {

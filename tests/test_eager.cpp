@@ -1,6 +1,7 @@
 // Eager tasks: create_task(t, task_options{.eager_start}) and
 // event_loop::set_eager_tasks (asyncio 3.12's eager_task_factory, 3.14's
 // eager_start). CPython: test_eager_task_factory.py.
+#include <memory>
 #include <gtest/gtest.h>
 #include <uvasync/uvasync.hpp>
 
@@ -237,3 +238,27 @@ TEST(EagerTasks, AGroupChildFailingDuringItsEagerStepStillCancelsTheBody) {
 }
 
 } // namespace
+
+namespace {
+ua::task<> holds(std::shared_ptr<int> kept) {
+    (void)kept;
+    co_return;
+}
+} // namespace
+
+// A task that finished during its eager step gives its frame back when
+// create_task returns, not when the creator's step ends: a loop that creates
+// eager tasks without suspending runs in constant memory.
+TEST(EagerTasks, AnEagerlyCompletedTasksFrameIsFreedWhenCreateTaskReturns) {
+    ua::event_loop loop;
+    auto body = [&]() -> ua::task<> {
+        auto owned = std::make_shared<int>(0);
+        for (int i = 0; i < 1000; ++i) {
+            ua::task_handle<> t = ua::create_task(holds(owned), eager());
+            EXPECT_TRUE(t.done());
+            EXPECT_EQ(owned.use_count(), 1) << "the finished task's frame still holds its argument";
+            co_await t;
+        }
+    };
+    loop.run_until_complete(body());
+}

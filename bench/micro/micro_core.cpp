@@ -51,6 +51,24 @@ void BM_create_task_and_await(benchmark::State& state) {
 }
 BENCHMARK(BM_create_task_and_await);
 
+// The same with eager_start (asyncio's eager_task_factory): a task that never
+// suspends runs to its end inside create_task and is never scheduled.
+task<> create_eager_and_await_loop(benchmark::State& state) {
+    task_options eager;
+    eager.eager_start = true;
+    for (auto _ : state) {
+        task_handle<> h = create_task(nothing(), eager);
+        co_await h;
+    }
+}
+
+void BM_create_eager_task_and_await(benchmark::State& state) {
+    event_loop loop;
+    loop.run_until_complete(create_eager_and_await_loop(state));
+    state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_create_eager_task_and_await);
+
 // call_soon throughput: a batch of callbacks queued, then run by the loop.
 void BM_call_soon(benchmark::State& state) {
     event_loop loop;

@@ -137,6 +137,7 @@ private:
     void resume_timed(task_state_base& t) noexcept; // debug mode: slow steps are reported
     void retire(task_state_base& t); // finished: reap once the step is over
     void reap() noexcept;
+    void reap_one(task_state_base& t) noexcept;
     void track_failed(task_state_base& t) noexcept { failed_.push_back(&t); }
     void arm() noexcept;
 
