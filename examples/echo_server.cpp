@@ -33,5 +33,12 @@ ua::task<> amain(std::uint16_t port) {
 
 int main(int argc, char** argv) {
     const auto port = static_cast<std::uint16_t>(argc > 1 ? std::atoi(argv[1]) : 8888);
-    ua::run(amain(port));
+    try {
+        ua::run(amain(port)); // Ctrl-C cancels amain
+    } catch (const ua::cancelled_error&) {
+        return 130; // interrupted, as Python's KeyboardInterrupt
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "echo_server: %s\n", e.what());
+        return 1;
+    }
 }
