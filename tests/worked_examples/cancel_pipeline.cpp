@@ -46,10 +46,13 @@ TEST(WorkedExamplePipeline, CancelledMidwayFinishesItsWorkers) {
     }
 }
 
-// The cancellation reaches pipeline() from its caller, not from a timer.
+// The cancellation reaches pipeline() from its caller, not from a timer,
+// once the loop has gone round enough times for the producer to fill the
+// queue and the workers to hold the semaphore (no timer has fired yet).
 ua::task<std::size_t> cancelled_by_hand() {
     ua::task_handle<> h = ua::create_task(pipeline());
-    co_await ua::sleep(std::chrono::milliseconds(30));
+    for (int i = 0; i < 20; ++i) co_await ua::sleep(std::chrono::milliseconds(0));
+    EXPECT_FALSE(h.done());
     h.cancel();
     bool cancelled = false;
     try {
