@@ -14,23 +14,32 @@
 #include <string>
 #include <vector>
 
-using namespace uvasync;
+namespace ua = uvasync;
 
 constexpr std::size_t max_backlog = 1024 * 1024;
 
-std::vector<stream_writer*> clients;
+std::vector<ua::stream_writer*> clients;
 
-void broadcast(std::string_view message, const stream_writer* from) {
-    for (stream_writer* c : clients) {
+void broadcast(std::string_view message, const ua::stream_writer* from) {
+    for (ua::stream_writer* c : clients) {
         if (c == from || c->is_closing()) continue;
         c->write(message);
         if (c->get_write_buffer_size() > max_backlog) c->abort(); // too slow: drop it
     }
 }
 
-task<> handle_client(stream_reader reader, stream_writer writer) {
+// Lists a client's writer while its handler runs, however the handler ends
+// (a cancellation included), so that `clients` never points at a writer
+// that is gone.
+struct listed {
+    ua::stream_writer* writer;
+    explicit listed(ua::stream_writer* w) : writer(w) { clients.push_back(w); }
+    ~listed() { clients.erase(std::find(clients.begin(), clients.end(), writer)); }
+};
+
+ua::task<> handle_client(ua::stream_reader reader, ua::stream_writer writer) {
     const std::string name = writer.peername().to_string();
-    clients.push_back(&writer);
+    listed membership(&writer);
     broadcast("* " + name + " joined\n", &writer);
     writer.write("* welcome, " + name + "; " + std::to_string(clients.size() - 1) + " other(s) here\n");
     try {
@@ -43,14 +52,13 @@ task<> handle_client(stream_reader reader, stream_writer writer) {
     } catch (const std::exception& e) { // reset, or a line longer than the limit
         std::fprintf(stderr, "%s: %s\n", name.c_str(), e.what());
     }
-    clients.erase(std::find(clients.begin(), clients.end(), &writer));
-    broadcast("* " + name + " left\n", nullptr);
+    broadcast("* " + name + " left\n", &writer);
     writer.close();
     co_await writer.wait_closed();
 }
 
-task<> amain(std::uint16_t port) {
-    server srv = co_await start_server(handle_client, "127.0.0.1", port);
+ua::task<> amain(std::uint16_t port) {
+    ua::server srv = co_await ua::start_server(handle_client, "127.0.0.1", port);
     std::printf("Chat on %s\n", srv.sockname().to_string().c_str());
     std::fflush(stdout);
     co_await srv.serve_forever();
@@ -58,5 +66,12 @@ task<> amain(std::uint16_t port) {
 
 int main(int argc, char** argv) {
     const auto port = static_cast<std::uint16_t>(argc > 1 ? std::atoi(argv[1]) : 8888);
-    run(amain(port));
+    try {
+        ua::run(amain(port)); // Ctrl-C cancels amain
+    } catch (const ua::cancelled_error&) {
+        return 130; // interrupted, as Python's KeyboardInterrupt
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "chat_server: %s\n", e.what());
+        return 1;
+    }
 }

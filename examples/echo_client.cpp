@@ -11,10 +11,10 @@
 #include <cstdlib>
 #include <string>
 
-using namespace uvasync;
+namespace ua = uvasync;
 
-task<std::string> tcp_echo_client(std::string message, std::uint16_t port) {
-    auto [reader, writer] = co_await open_connection("127.0.0.1", port);
+ua::task<std::string> tcp_echo_client(std::string message, std::uint16_t port) {
+    auto [reader, writer] = co_await ua::open_connection("127.0.0.1", port);
     std::printf("Send: '%s'\n", message.c_str());
     writer.write(message);
     co_await writer.drain();
@@ -27,7 +27,7 @@ task<std::string> tcp_echo_client(std::string message, std::uint16_t port) {
 }
 
 // The server side, as in echo_server.cpp (without the printing).
-task<> handle_echo(stream_reader reader, stream_writer writer) {
+ua::task<> handle_echo(ua::stream_reader reader, ua::stream_writer writer) {
     std::string data = co_await reader.read(100);
     writer.write(std::move(data));
     co_await writer.drain();
@@ -35,8 +35,8 @@ task<> handle_echo(stream_reader reader, stream_writer writer) {
     co_await writer.wait_closed();
 }
 
-task<int> self_contained(std::string message) {
-    server srv = co_await start_server(handle_echo, "127.0.0.1", 0);
+ua::task<int> self_contained(std::string message) {
+    ua::server srv = co_await ua::start_server(handle_echo, "127.0.0.1", 0);
     std::string echoed = co_await tcp_echo_client(message, srv.port());
     srv.close();
     co_await srv.wait_closed();
@@ -47,7 +47,7 @@ int main(int argc, char** argv) {
     const std::string message = argc > 2 ? argv[2] : "Hello World!";
     if (argc > 1) {
         const auto port = static_cast<std::uint16_t>(std::atoi(argv[1]));
-        return run(tcp_echo_client(message, port)) == message ? 0 : 1;
+        return ua::run(tcp_echo_client(message, port)) == message ? 0 : 1;
     }
-    return run(self_contained(message));
+    return ua::run(self_contained(message));
 }

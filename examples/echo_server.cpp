@@ -8,9 +8,9 @@
 #include <cstdlib>
 #include <string>
 
-using namespace uvasync;
+namespace ua = uvasync;
 
-task<> handle_echo(stream_reader reader, stream_writer writer) {
+ua::task<> handle_echo(ua::stream_reader reader, ua::stream_writer writer) {
     std::string data = co_await reader.read(100);
     const std::string addr = writer.peername().to_string();
     std::printf("Received '%s' from %s\n", data.c_str(), addr.c_str());
@@ -22,10 +22,10 @@ task<> handle_echo(stream_reader reader, stream_writer writer) {
     co_await writer.wait_closed();
 }
 
-task<> amain(std::uint16_t port) {
-    server srv = co_await start_server(handle_echo, "127.0.0.1", port);
+ua::task<> amain(std::uint16_t port) {
+    ua::server srv = co_await ua::start_server(handle_echo, "127.0.0.1", port);
     std::string addrs;
-    for (const endpoint& e : srv.sockets()) addrs += (addrs.empty() ? "" : ", ") + e.to_string();
+    for (const ua::endpoint& e : srv.sockets()) addrs += (addrs.empty() ? "" : ", ") + e.to_string();
     std::printf("Serving on %s\n", addrs.c_str());
     std::fflush(stdout);
     co_await srv.serve_forever();
@@ -33,5 +33,12 @@ task<> amain(std::uint16_t port) {
 
 int main(int argc, char** argv) {
     const auto port = static_cast<std::uint16_t>(argc > 1 ? std::atoi(argv[1]) : 8888);
-    run(amain(port));
+    try {
+        ua::run(amain(port)); // Ctrl-C cancels amain
+    } catch (const ua::cancelled_error&) {
+        return 130; // interrupted, as Python's KeyboardInterrupt
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "echo_server: %s\n", e.what());
+        return 1;
+    }
 }

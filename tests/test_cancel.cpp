@@ -1,4 +1,4 @@
-// Task cancellation (API.md §2, asyncio-semantics.md §6).
+// Task cancellation (docs/api.md, asyncio-semantics.md §6).
 #include <gtest/gtest.h>
 #include <uvasync/uvasync.hpp>
 

@@ -1,4 +1,4 @@
-// Errors (API.md §2): the exception types, libuv's error category, and the
+// Errors (docs/api.md): the exception types, libuv's error category, and the
 // reporting of task failures nobody retrieved.
 #include <gtest/gtest.h>
 #include <uvasync/uvasync.hpp>
@@ -45,7 +45,7 @@ TEST(Errors, UvErrorsAreSystemErrorsNamingTheOperation) {
     }
 }
 
-// ---- the exception types of API.md §2 ---------------------------------------
+// ---- the exception types of docs/api.md ---------------------------------------
 
 TEST(Errors, TheExceptionTypesAndTheirBases) {
     static_assert(!std::is_base_of_v<std::exception, cancelled_error>);

@@ -1,5 +1,5 @@
 // exception_group's helpers (contains, find, split, what) and
-// outcome::cancelled (API.md §2 and §4). The split cases are CPython's
+// outcome::cancelled (docs/api.md). The split cases are CPython's
 // Lib/test/test_exception_group.py (ExceptionGroupSplitTests,
 // NestedExceptionGroupSplitTest), checked against Python 3.11's behaviour.
 #include "coro_test_util.hpp"

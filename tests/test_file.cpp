@@ -1,4 +1,4 @@
-// Files (API.md §7): open_file and the file's reads, writes, flush, close
+// Files (docs/api.md): open_file and the file's reads, writes, flush, close
 // and size; read_file, write_file, stat. What each test mirrors is named
 // where there is one: aiofiles' tests (tests/test_simple.py,
 // tests/threadpool/test_binary.py) and CPython's test_fileio / test_io.

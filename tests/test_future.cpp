@@ -1,4 +1,4 @@
-// future<T> (API.md §1), ported from CPython's test_futures.py, with the
+// future<T> (docs/api.md), ported from CPython's test_futures.py, with the
 // future cases of test_tasks.py (cancelling through an awaited future,
 // shield of a future).
 #include "coro_test_util.hpp"

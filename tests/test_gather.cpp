@@ -1,4 +1,4 @@
-// gather / gather_settled (API.md §4, asyncio-semantics.md §7), ported from
+// gather / gather_settled (docs/api.md, asyncio-semantics.md §7), ported from
 // CPython's test_tasks.py gather tests.
 #include "coro_test_util.hpp"
 

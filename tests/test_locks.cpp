@@ -1,4 +1,4 @@
-// lock, event, condition, semaphore, bounded_semaphore, barrier (API.md §5,
+// lock, event, condition, semaphore, bounded_semaphore, barrier (docs/api.md,
 // asyncio-semantics.md §3): FIFO fairness, cancellation that never loses a
 // wake-up, and the errors of misuse. Ported from CPython's test_locks.py.
 #include "coro_test_util.hpp"

@@ -1,4 +1,4 @@
-// event_loop (API.md §1): callbacks and timers, running and stopping,
+// event_loop (docs/api.md): callbacks and timers, running and stopping,
 // closing, exception handlers, debug mode, SIGPIPE; and run().
 #include <gtest/gtest.h>
 #include <uvasync/uvasync.hpp>

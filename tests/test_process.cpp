@@ -1,4 +1,4 @@
-// Subprocesses (API.md §7): create_subprocess_exec / _shell, the process's
+// Subprocesses (docs/api.md): create_subprocess_exec / _shell, the process's
 // pipes, wait, communicate, signals, reaping. Each test names the CPython
 // (test_asyncio/test_subprocess.py) or uvloop (tests/test_process.py) test it
 // mirrors, where there is one.

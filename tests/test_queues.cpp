@@ -1,4 +1,4 @@
-// queue, lifo_queue, priority_queue (API.md §5, asyncio-semantics.md §2):
+// queue, lifo_queue, priority_queue (docs/api.md, asyncio-semantics.md §2):
 // order, maxsize, waiting getters and putters, cancellation that neither
 // loses nor duplicates items, task_done/join, shutdown. Ported from CPython's
 // test_queues.py.

@@ -1,4 +1,4 @@
-// start_server / server (API.md §6): many clients, back-pressure, closing,
+// start_server / server (docs/api.md): many clients, back-pressure, closing,
 // serve_forever, handler failures, loop shutdown with live connections.
 #include "stream_test_util.hpp"
 

@@ -1,4 +1,4 @@
-// shield (API.md §4, asyncio-semantics.md §8), ported from CPython's
+// shield (docs/api.md, asyncio-semantics.md §8), ported from CPython's
 // test_tasks.py shield tests.
 #include "coro_test_util.hpp"
 

@@ -1,4 +1,4 @@
-// Signals (API.md §1, §7): add_signal_handler / remove_signal_handler and
+// Signals (docs/api.md, §7): add_signal_handler / remove_signal_handler and
 // wait_signal. Signals are raised by the test process to itself.
 #include <gtest/gtest.h>
 #include <uvasync/uvasync.hpp>

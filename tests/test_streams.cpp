@@ -1,4 +1,4 @@
-// stream_reader / stream_writer / open_connection over TCP (API.md §6;
+// stream_reader / stream_writer / open_connection over TCP (docs/api.md;
 // asyncio-semantics.md §12): every reader method, limits, EOF, half-close,
 // errors, cancellation.
 #include "stream_test_util.hpp"

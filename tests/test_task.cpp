@@ -1,4 +1,4 @@
-// task<T> and task_handle<T> (API.md §1): lazy coroutines awaited inline,
+// task<T> and task_handle<T> (docs/api.md): lazy coroutines awaited inline,
 // scheduled tasks and every method of their handles, create_task,
 // current_task, all_tasks, get_running_loop.
 #include <gtest/gtest.h>

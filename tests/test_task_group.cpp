@@ -1,4 +1,4 @@
-// task_group (API.md §4, asyncio-semantics.md §1), ported from CPython's
+// task_group (docs/api.md, asyncio-semantics.md §1), ported from CPython's
 // test_taskgroups.py.
 #include "coro_test_util.hpp"
 

@@ -1,4 +1,4 @@
-// Threads (API.md §3): call_soon_threadsafe, to_thread, run_in_executor,
+// Threads (docs/api.md): call_soon_threadsafe, to_thread, run_in_executor,
 // executors, run_coroutine_threadsafe.
 #include <gtest/gtest.h>
 #include <uvasync/uvasync.hpp>

@@ -1,4 +1,4 @@
-// timeout / timeout_at scopes (API.md §3), ported from CPython's
+// timeout / timeout_at scopes (docs/api.md), ported from CPython's
 // test_timeouts.py (Python 3.12's timeouts.py semantics).
 //
 // Deadlines here are short real ones where the behaviour is about time;

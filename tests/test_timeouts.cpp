@@ -1,4 +1,4 @@
-// sleep, wait_for and wait_until (API.md §3, asyncio-semantics.md §5, §6.8).
+// sleep, wait_for and wait_until (docs/api.md, asyncio-semantics.md §5, §6.8).
 #include <gtest/gtest.h>
 #include <uvasync/uvasync.hpp>
 

@@ -1,4 +1,4 @@
-// Unix socket streams (API.md §6): open_unix_connection, start_unix_server,
+// Unix socket streams (docs/api.md): open_unix_connection, start_unix_server,
 // stale socket files, socket names.
 #include "stream_test_util.hpp"
 

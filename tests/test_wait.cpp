@@ -1,4 +1,4 @@
-// wait / as_completed (API.md §4, asyncio-semantics.md §9-10), ported from
+// wait / as_completed (docs/api.md, asyncio-semantics.md §9-10), ported from
 // CPython's test_tasks.py.
 #include "coro_test_util.hpp"
 

@@ -11,6 +11,12 @@
 //   server srv = co_await start_server(handle_echo, "127.0.0.1", 8888);
 //   co_await srv.serve_forever();
 //
+// The server listens and accepts from the moment start_server() returns,
+// as asyncio's start_server (start_serving=True): connections that arrive
+// meanwhile are accepted and their handlers run whenever the loop runs,
+// whether or not anything awaits serve_forever(), which only waits until the
+// server is closed. A client may connect as soon as port() is known.
+//
 // Each accepted connection runs handler(reader, writer) as a task of its
 // own. An exception escaping the handler goes to the loop's exception handler
 // ("Unhandled exception in client_connected_cb"); a cancelled handler is not

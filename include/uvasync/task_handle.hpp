@@ -111,7 +111,7 @@ public:
     bool done() const noexcept { return s_->done(); }
     bool cancelled() const noexcept { return s_->cancelled(); }
 
-    // Requests cancellation (see API.md §2); false if the task is done. A
+    // Requests cancellation (see docs/api.md); false if the task is done. A
     // handle is a shared pointer-like object: const handles cancel too.
     bool cancel(std::string msg = {}) const { return s_->cancel(std::move(msg)); }
     // Pending cancellation requests; uncancel() withdraws one and returns the rest.
