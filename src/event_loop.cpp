@@ -405,6 +405,12 @@ void event_loop::set_signal_handler(int signum, std::function<void()> fn) {
 
 bool event_loop::remove_signal_handler(int signum) { return signals_.erase(signum) > 0; }
 
+bool event_loop::handles_signal(int signum) const noexcept {
+    if (signals_.count(signum)) return true;
+    const auto it = awaited_signals_.find(signum);
+    return it != awaited_signals_.end() && it->second > 0;
+}
+
 void event_loop::set_default_executor(std::shared_ptr<executor> ex) { default_executor_ = std::move(ex); }
 
 executor& event_loop::default_executor() {

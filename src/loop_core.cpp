@@ -81,9 +81,17 @@ void loop_core::fire_timers() noexcept {
     arm();
 }
 
-void loop_core::start_task(task_state_base& t) noexcept {
+void loop_core::start_task(task_state_base& t, bool eager) noexcept {
     pending_.push_back(&t);
-    t.schedule_step();
+    if (!eager) {
+        t.schedule_step();
+        return;
+    }
+    // The body runs now, inside the new task, up to its first suspension; a
+    // task that finishes there is done when create_task returns and never
+    // scheduled (asyncio 3.12's eager task factory, 3.14's eager_start).
+    t.started_ = true;
+    resume(t);
 }
 
 void loop_core::resume(task_state_base& t) noexcept {

@@ -7,12 +7,14 @@
 #include <uvasync/server.hpp>
 #include <uvasync/task_handle.hpp>
 
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <memory>
 #include <stdexcept>
 #include <vector>
@@ -52,6 +54,9 @@ struct server_state final : loop_core::resource {
     dev_t dev = 0;
     ino_t ino = 0;
     intrusive_list<stream_conn, client_tag> clients;
+    // Accept errors are reported once per episode (see report_accept_error).
+    bool accept_error_reported = false;
+    long fd_limit = 0; // RLIMIT_NOFILE as last read (0: not yet)
     intrusive_list<server_wait_op> closed_waiters;  // wait_closed()
     intrusive_list<server_wait_op> forever_waiters; // serve_forever()
 
@@ -124,6 +129,8 @@ struct server_state final : loop_core::resource {
     }
 
     static void on_connection(uv_stream_t* ls, int status);
+    void report_accept_error(int status) noexcept;
+    void watch_fd_limit(stream_conn* c) noexcept;
     static void on_listener_closed(uv_handle_t* h);
 
     void close() noexcept {
@@ -201,7 +208,11 @@ void server_state::on_connection(uv_stream_t* ls, int status) {
     auto* l = static_cast<listener*>(ls->data);
     if (!l) return;
     server_state* s = l->s;
-    if (status < 0 || s->closed) return; // (EMFILE & co: libuv retries later)
+    if (s->closed) return;
+    if (status < 0) { // the connection is gone: libuv could not accept it
+        s->report_accept_error(status);
+        return;
+    }
     stream_conn* c;
     try {
         c = stream_conn::create(*s->loop, s->is_pipe ? stream_conn::kind::pipe : stream_conn::kind::tcp, s->limit);
@@ -213,6 +224,7 @@ void server_state::on_connection(uv_stream_t* ls, int status) {
         c->release();
         return;
     }
+    s->watch_fd_limit(c);
     c->setup_accepted_or_connected();
     c->srv = s;
     s->add_ref();
@@ -223,6 +235,41 @@ void server_state::on_connection(uv_stream_t* ls, int status) {
     } catch (...) {
         // the reader and writer are gone: the connection closes
     }
+}
+
+// Goes to the loop's exception handler once, until accepting works again
+// below three quarters of the descriptor limit: an error per attempt would
+// flood the handler while the condition lasts.
+void server_state::report_accept_error(int status) noexcept {
+    if (accept_error_reported || loop_gone) return;
+    accept_error_reported = true;
+    try {
+        std::string where = is_pipe || addrs.empty() ? path : addrs.front().to_string();
+        loop->report(status == UV_EMFILE || status == UV_ENFILE
+                         ? "Server cannot accept: no file descriptor is free; connections are reset until some are"
+                         : "Server cannot accept a connection",
+                     std::make_exception_ptr(make_uv_error(status, ("accept on " + where).c_str())), {});
+    } catch (...) {
+    }
+}
+
+// libuv hides EMFILE: it keeps a spare descriptor, and when accept() fails
+// for lack of descriptors it closes the spare, accepts the connection and
+// closes it (the peer sees a reset), without calling on_connection. So the
+// server watches for itself: descriptors are allocated lowest first, so an
+// accepted socket on the last descriptor below the limit means none is
+// left, and the next connections will be reset.
+void server_state::watch_fd_limit(stream_conn* c) noexcept {
+    uv_os_fd_t fd = -1;
+    if (uv_fileno(c->handle(), &fd) != 0) return;
+    if (fd + 1 < fd_limit) {
+        if (accept_error_reported && fd < fd_limit / 4 * 3) accept_error_reported = false;
+        return;
+    }
+    rlimit rl{};
+    if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+    fd_limit = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > INT_MAX ? INT_MAX : static_cast<long>(rl.rlim_cur);
+    if (fd + 1 >= fd_limit) report_accept_error(UV_EMFILE);
 }
 
 // wait_closed() and serve_forever(): cancelling serve_forever closes the server.

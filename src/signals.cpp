@@ -29,7 +29,9 @@ public:
         if (!self || self->arrived_) return;
         self->arrived_ = signum;
         self->handles.clear(); // stops them all
-        self->wake_now();
+        // Through the ready queue: the wait still holds its signals while
+        // libuv tells the other watchers (run()'s cancel-on-signal gives way).
+        self->wake_soon();
     }
 
 private:
@@ -38,8 +40,18 @@ private:
 } // namespace
 
 task<int> wait_signals(std::vector<int> signums) {
-    uv_loop_t* uv = get_running_loop().native_handle();
+    event_loop& loop = get_running_loop();
+    uv_loop_t* uv = loop.native_handle();
     signal_wait_op op;
+    // While it waits, the program handles these signals itself (run() does
+    // not cancel its main task on them).
+    struct claim {
+        event_loop& loop;
+        std::vector<int> signums;
+        ~claim() {
+            for (int s : signums) loop.signal_awaited(s, -1);
+        }
+    } claimed{loop, {}};
     for (int signum : signums) {
         if (signum == SIGKILL || signum == SIGSTOP)
             throw std::runtime_error("wait_signal: signal " + std::to_string(signum) + " cannot be caught");
@@ -50,6 +62,8 @@ task<int> wait_signals(std::vector<int> signums) {
         if (int rc = uv_signal_start(h.get(), &signal_wait_op::on_signal, signum); rc < 0)
             throw_uv_error(rc, "wait_signal");
         op.handles.push_back(std::move(h));
+        loop.signal_awaited(signum, +1);
+        claimed.signums.push_back(signum);
     }
     co_return co_await op;
 }

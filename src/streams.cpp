@@ -238,16 +238,18 @@ void stream_conn::on_alloc(uv_handle_t* h, std::size_t, uv_buf_t* buf) {
 }
 
 bool stream_conn::satisfied(read_want& w) noexcept {
-    if (error || eof) return true;
+    // At EOF or after an error a line or separator still buffered is found
+    // first, so that the read returns it and not everything buffered.
+    const bool over = error || eof;
     switch (w.what) {
     case read_want::kind::any:
-        return w.n == 0 || rn > 0 || w.got > 0;
+        return over || w.n == 0 || rn > 0 || w.got > 0;
     case read_want::kind::exactly:
-        return rn >= w.n;
+        return over || rn >= w.n;
     case read_want::kind::line:
-        return line_found(w);
+        return line_found(w) || over;
     case read_want::kind::until:
-        return separator_found(w);
+        return separator_found(w) || over;
     }
     return true;
 }

@@ -37,6 +37,15 @@ void task_group::check_open() const {
     if (aborting_) throw std::runtime_error("task_group::create_task: the task group is shutting down");
 }
 
+void task_group::cancel() {
+    if (exiting_ && children_.remaining() == 0) return; // finished
+    if (!aborting_) abort_children();
+    if (!parent_cancel_requested_) { // the body too, at its current await
+        parent_cancel_requested_ = true;
+        parent_->cancel({});
+    }
+}
+
 void task_group::abort_children() {
     aborting_ = true;
     children_.cancel_all({});
@@ -70,7 +79,15 @@ task<> task_group::finish(std::exception_ptr body_error, bool body_cancelled) {
             }
         }
     }
-    if (parent_cancel_requested_ && parent_->uncancel() == 0) propagate_cancel = nullptr;
+    if (parent_cancel_requested_) {
+        // The group's own request is withdrawn. None left: whatever
+        // cancellation the body or the wait saw was the group's, and ends
+        // here. Some left: the task was also cancelled from outside (maybe
+        // while the group was shutting down and not looking: the trap of
+        // CPython issue 155433), and that must propagate.
+        if (parent_->uncancel() == 0) propagate_cancel = nullptr;
+        else if (!propagate_cancel) propagate_cancel = std::make_exception_ptr(cancelled_error(parent_->cancel_message()));
+    }
     // A cancellation propagates only when nothing really failed.
     if (propagate_cancel && errors_.empty()) std::rethrow_exception(propagate_cancel);
     if (body_error && !body_cancelled) errors_.push_back(body_error);

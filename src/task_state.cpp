@@ -36,8 +36,11 @@ bool operation_base::deliver_pending_cancel() noexcept {
 }
 
 bool operation_base::cancelled_on_resume(phase p) {
-    if (p == phase::stopped) task_->throw_cancellation();
+    // One cancelled_error answers every request made before it is thrown: a
+    // second cancel() while the task was queued is not delivered again at
+    // the next suspension (asyncio's __step clears _must_cancel).
     task_->must_cancel_ = false;
+    if (p == phase::stopped) task_->throw_cancellation();
     return true;
 }
 

@@ -9,6 +9,7 @@
 #include <uv.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstdint>
 #include <exception>
 #include <functional>
@@ -33,6 +34,7 @@ namespace uvasync {
 using clock = std::chrono::steady_clock;
 
 class executor;
+template <class T> class future;
 
 // What the exception handler is told (asyncio's context dict).
 struct exception_context {
@@ -41,8 +43,14 @@ struct exception_context {
     std::string task_name; // empty when no task is involved
 };
 
+// run() and runner's options (asyncio.run(debug=) and Runner's Ctrl-C
+// handling): the first of these signals while run() runs cancels the main
+// task (a second one is left to its default disposition, which ends the
+// program), unless the program handles that signal itself meanwhile
+// (add_signal_handler, wait_signal).
 struct run_options {
     bool debug = false;
+    std::vector<int> cancel_main_on = {SIGINT};
 };
 
 namespace detail {
@@ -173,6 +181,14 @@ public:
     }
 
     template <class T> task_handle<T> create_task(task<T> t, std::string name = {});
+    template <class T> task_handle<T> create_task(task<T> t, task_options options);
+    // Every create_task of this loop without eager_start runs eagerly
+    // (asyncio's loop.set_task_factory(asyncio.eager_task_factory)); the
+    // tasks the library creates (gather's children, handlers) follow it.
+    void set_eager_tasks(bool on) noexcept { core_.set_eager_tasks(on); }
+    bool get_eager_tasks() const noexcept { return core_.eager_tasks(); }
+    // asyncio's loop.create_future(): a pending future of this loop (future.hpp).
+    template <class T = void> future<T> create_future();
 
     void set_exception_handler(exception_handler h) { handler_ = std::move(h); }
     const exception_handler& get_exception_handler() const noexcept { return handler_; }
@@ -214,6 +230,10 @@ public:
 
     // --- for the library's own operations ---
     detail::loop_core& core() noexcept { return core_; }
+    // Whether the program handles `signum` now (a handler, or a wait_signal
+    // in progress): run()'s cancel-on-signal gives way to it.
+    bool handles_signal(int signum) const noexcept;
+    void signal_awaited(int signum, int delta) noexcept { awaited_signals_[signum] += delta; }
     std::shared_ptr<detail::threadsafe_queue> threadsafe_gate() const noexcept { return gate_; }
 
 private:
@@ -256,6 +276,7 @@ private:
     std::shared_ptr<detail::threadsafe_queue> gate_;
     struct signal_entry;
     std::map<int, std::unique_ptr<signal_entry>> signals_;
+    std::map<int, int> awaited_signals_; // wait_signal()s in progress, per signal
     std::shared_ptr<executor> default_executor_;
     exception_handler handler_;
     std::chrono::nanoseconds slow_{std::chrono::milliseconds(100)};
@@ -275,8 +296,13 @@ template <class F> handle event_loop::call_soon(F&& fn) {
     return handle(n);
 }
 
+template <class T> task_handle<T> event_loop::create_task(task<T> t, task_options options) {
+    return detail::spawn(core_, std::move(t), std::move(options));
+}
 template <class T> task_handle<T> event_loop::create_task(task<T> t, std::string name) {
-    return detail::spawn(core_, std::move(t), std::move(name));
+    task_options options;
+    options.name = std::move(name);
+    return create_task(std::move(t), std::move(options));
 }
 
 template <class T> T event_loop::run_until_complete(task_handle<T> h) {

@@ -17,6 +17,12 @@
 // reported. When the handler returns (and nothing else holds the reader or
 // writer) the connection is closed, after what was written has been sent.
 //
+// Running out of file descriptors: libuv resets the connections the server
+// cannot accept, and the loop's exception handler is told once ("Server
+// cannot accept: ...", a std::system_error with
+// std::errc::too_many_files_open), not once per connection; the server
+// accepts again when descriptors are free (docs/reliability.md).
+//
 // Lifetime: `server` is a move-only handle. The server listens until
 // close() is called or the last `server` handle is destroyed (which closes
 // it); connections already accepted carry on either way, until their

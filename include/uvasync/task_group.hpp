@@ -22,7 +22,8 @@
 // group leaves the awaiting task's cancelling() as it found it.
 //
 // create_task throws std::runtime_error once the group is shutting down (a
-// child failed, or the body or the scope was cancelled) and once it finished.
+// child failed, the body or the scope was cancelled, or cancel() was called)
+// and once it finished.
 // The task_group object lives exactly as long as its scope.
 #pragma once
 
@@ -64,12 +65,25 @@ public:
     task_group& operator=(task_group&&) = delete;
 
     // Schedules `t` as a child of the group.
-    template <class T> task_handle<T> create_task(task<T> t, std::string name = {}) {
+    template <class T> task_handle<T> create_task(task<T> t, task_options options) {
         check_open();
-        task_handle<T> h = detail::spawn(parent_->loop(), std::move(t), std::move(name));
-        children_.add(h);
+        task_handle<T> h = detail::spawn(parent_->loop(), std::move(t), std::move(options));
+        if (h.done()) child_done(*h.state(), 0, false); // finished eagerly: heard at once, as asyncio
+        else children_.add(h);
         return h;
     }
+    template <class T> task_handle<T> create_task(task<T> t, std::string name = {}) {
+        task_options options;
+        options.name = std::move(name);
+        return create_task(std::move(t), std::move(options));
+    }
+
+    // Python 3.15's TaskGroup.cancel(): an early exit that is not an error.
+    // Every unfinished child and the body are cancelled, and the scope
+    // returns normally once they have finished. Idempotent; create_task
+    // afterwards throws std::runtime_error. A cancellation of the awaiting
+    // task from outside, or a child's real failure, still propagates.
+    void cancel();
 
 private:
     class wait_op;

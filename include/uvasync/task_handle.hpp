@@ -26,6 +26,13 @@ namespace uvasync {
 
 template <class T = void> class task_handle;
 
+// create_task's options: asyncio's name= and eager_start= (unset: the
+// loop's default, event_loop::set_eager_tasks).
+struct task_options {
+    std::string name;
+    std::optional<bool> eager_start;
+};
+
 namespace detail {
 
 // The outcome of a finished task for one of its awaiters: a copy of the
@@ -76,7 +83,7 @@ private:
 };
 
 // A new task of `core` running `t`.
-template <class T> task_handle<T> spawn(loop_core& core, task<T> t, std::string name);
+template <class T> task_handle<T> spawn(loop_core& core, task<T> t, task_options options);
 
 } // namespace detail
 
@@ -162,20 +169,29 @@ private:
 };
 
 namespace detail {
-template <class T> task_handle<T> spawn(loop_core& core, task<T> t, std::string name) {
+template <class T> task_handle<T> spawn(loop_core& core, task<T> t, task_options options) {
     core.check_open("create_task");
     auto h = t.release();
     if (!h) throw std::invalid_argument("create_task: the task is empty (moved from?)");
     auto* s = new task_state<T>(core, h, h.promise());
-    if (!name.empty()) s->set_name(std::move(name));
-    core.start_task(*s);
-    return task_handle<T>::share(s); // the first reference is the loop's
+    if (!options.name.empty()) s->set_name(std::move(options.name));
+    task_handle<T> handle = task_handle<T>::share(s); // the first reference is the loop's
+    // Eager only inside the running loop (asyncio: the eager step needs it).
+    const bool eager = options.eager_start.value_or(core.eager_tasks()) && running_loop() == &core.owner();
+    core.start_task(*s, eager);
+    return handle;
 }
 } // namespace detail
 
-// asyncio.create_task: schedules `t` on the running loop.
+// asyncio.create_task: schedules `t` on the running loop (or, eager, runs
+// it at once up to its first suspension).
+template <class T> task_handle<T> create_task(task<T> t, task_options options) {
+    return detail::spawn(detail::running_core(), std::move(t), std::move(options));
+}
 template <class T> task_handle<T> create_task(task<T> t, std::string name = {}) {
-    return detail::spawn(detail::running_core(), std::move(t), std::move(name));
+    task_options options;
+    options.name = std::move(name);
+    return create_task(std::move(t), std::move(options));
 }
 // Any other awaitable of the library (reader.read(n), lock.acquire(), ...)
 // runs as a task of its own, as asyncio.ensure_future does.

@@ -1,4 +1,6 @@
-// wait_for / wait_until: asyncio.wait_for and timeout_at.
+// wait_for / wait_until: asyncio.wait_for, and wait_for with a deadline.
+// (The scope forms, asyncio.timeout and timeout_at around a block of code
+// that runs in the awaiting task itself, are in timeout_scope.hpp.)
 //
 // The awaited work runs as a task. If it has not finished by the deadline it
 // is cancelled, and its cancellation is awaited before timeout_error is
@@ -104,7 +106,7 @@ auto wait_for(Awaitable aw, std::chrono::duration<Rep, Period> timeout) {
     return detail::wait_until_ns(std::move(aw), detail::now_ns() + detail::to_ns(timeout));
 }
 
-// asyncio.timeout_at: like wait_for, with an absolute deadline on `clock`.
+// Like wait_for, with an absolute deadline on `clock`.
 template <class Awaitable> auto wait_until(Awaitable aw, clock::time_point deadline) {
     return detail::wait_until_ns(std::move(aw), detail::to_ns(deadline.time_since_epoch()));
 }

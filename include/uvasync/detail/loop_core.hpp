@@ -97,8 +97,12 @@ public:
 
     // ---- tasks ----------------------------------------------------------
     std::uint32_t next_task_id() noexcept { return next_task_id_++; }
-    // A new task: listed as pending and its first step queued.
-    void start_task(task_state_base& t) noexcept;
+    // A new task: listed as pending, and its first step queued, or run at
+    // once up to its first suspension when `eager` (asyncio's eager_start).
+    void start_task(task_state_base& t, bool eager) noexcept;
+    // The default for tasks created without saying (event_loop::set_eager_tasks).
+    bool eager_tasks() const noexcept { return eager_tasks_; }
+    void set_eager_tasks(bool on) noexcept { eager_tasks_ = on; }
     // Resumes `t` where it is suspended, now (from a libuv callback or a
     // ready node), then reaps what finished.
     void resume(task_state_base& t) noexcept;
@@ -149,6 +153,7 @@ private:
     intrusive_list<resource, resource_tag> resources_;
     bool closed_ = false;
     bool debug_ = false;
+    bool eager_tasks_ = false;
 };
 
 // The loop running on this thread (null when none), and the core of it

@@ -50,6 +50,7 @@
 #include <string>
 #include <type_traits>
 
+#include "../task.hpp"
 #include "task_state.hpp"
 
 namespace uvasync::detail {
@@ -173,6 +174,14 @@ public:
             task()->throw_cancellation();
         }
         return self().result();
+    }
+
+    // An operation kept for later, or given where a task is expected,
+    // becomes one: `task<std::string> line = reader.readline();`.
+    template <class T>
+        requires std::is_same_v<T, std::remove_cvref_t<decltype(std::declval<Derived&>().result())>>
+    operator ::uvasync::task<T>() && {
+        return as_task(std::move(self()));
     }
 
 protected:
