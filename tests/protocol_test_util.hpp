@@ -10,8 +10,12 @@
 #include <uvasync/uvasync.hpp>
 
 #include <chrono>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace protocol_test {
 
@@ -82,5 +86,82 @@ inline task<> stop_waiter(task_handle<> h) {
     } catch (...) {
     }
 }
+
+// Runs `body` on a loop of its own, whose exception handler records what it
+// hears, under a deadline; then cancels what is left, joins the default
+// executor, runs the libuv loop until nothing is left armed or open (a timer,
+// a socket or a request left behind makes this hang, and the test time out),
+// and closes the loop. Returns what the handler heard.
+inline std::vector<std::string> run_checked(task<> body) {
+    std::vector<std::string> reports;
+    {
+        event_loop loop;
+        loop.set_exception_handler(
+            [&reports](event_loop&, const exception_context& ctx) { reports.push_back(ctx.message); });
+        loop.run_until_complete(wait_for(std::move(body), std::chrono::seconds(30)));
+        loop.cancel_all_tasks();
+        loop.shutdown_default_executor();
+        uv_run(loop.native_handle(), UV_RUN_DEFAULT);
+        loop.close();
+    }
+    return reports;
+}
+
+inline void expect_no_reports(const std::vector<std::string>& reports) {
+    for (const std::string& r : reports) ADD_FAILURE() << "the loop's exception handler was called: " << r;
+}
+
+// The server's side of a connection, kept by the test.
+struct peer_slot {
+    stream_reader r;
+    stream_writer w;
+    event connected;
+    event release;
+};
+
+inline task<> hold_peer(std::shared_ptr<peer_slot> slot, stream_reader r, stream_writer w) {
+    slot->r = std::move(r);
+    slot->w = std::move(w);
+    slot->connected.set();
+    co_await slot->release.wait();
+}
+
+// A connection to a server of the test's own, both ends at hand.
+class tcp_pair {
+public:
+    task<> open() {
+        slot_ = std::make_shared<peer_slot>();
+        client_connected_handler h = std::bind_front(&hold_peer, slot_);
+        srv_ = co_await start_server(std::move(h), "127.0.0.1", 0);
+        auto conn = co_await open_connection("127.0.0.1", srv_.port());
+        r = std::move(conn.first);
+        w = std::move(conn.second);
+        co_await slot_->connected.wait();
+    }
+    task<> close() {
+        if (!slot_) co_return;
+        if (w.valid()) {
+            w.abort();
+            co_await w.wait_closed();
+        }
+        r = stream_reader();
+        w = stream_writer();
+        slot_->release.set();
+        slot_->r = stream_reader();
+        slot_->w = stream_writer();
+        srv_.close();
+        co_await srv_.wait_closed();
+        slot_.reset();
+    }
+    stream_reader& peer_reader() { return slot_->r; }
+    stream_writer& peer_writer() { return slot_->w; }
+
+    stream_reader r;
+    stream_writer w;
+
+private:
+    std::shared_ptr<peer_slot> slot_;
+    server srv_;
+};
 
 } // namespace protocol_test

@@ -267,59 +267,6 @@ class sleep0_case final : public op_case {
 
 // ---- streams
 
-// The server's side of a connection, kept by the test.
-struct peer_slot {
-    stream_reader r;
-    stream_writer w;
-    event connected;
-    event release;
-};
-
-task<> hold_peer(std::shared_ptr<peer_slot> slot, stream_reader r, stream_writer w) {
-    slot->r = std::move(r);
-    slot->w = std::move(w);
-    slot->connected.set();
-    co_await slot->release.wait();
-}
-
-// A connection to a server of the test's own, both ends at hand.
-class tcp_pair {
-public:
-    task<> open() {
-        slot_ = std::make_shared<peer_slot>();
-        client_connected_handler h = std::bind_front(&hold_peer, slot_);
-        srv_ = co_await start_server(std::move(h), "127.0.0.1", 0);
-        auto conn = co_await open_connection("127.0.0.1", srv_.port());
-        r = std::move(conn.first);
-        w = std::move(conn.second);
-        co_await slot_->connected.wait();
-    }
-    task<> close() {
-        if (!slot_) co_return;
-        if (w.valid()) {
-            w.abort();
-            co_await w.wait_closed();
-        }
-        r = stream_reader();
-        w = stream_writer();
-        slot_->release.set();
-        slot_->r = stream_reader();
-        slot_->w = stream_writer();
-        srv_.close();
-        co_await srv_.wait_closed();
-        slot_.reset();
-    }
-    stream_reader& peer_reader() { return slot_->r; }
-    stream_writer& peer_writer() { return slot_->w; }
-
-    stream_reader r;
-    stream_writer w;
-
-private:
-    std::shared_ptr<peer_slot> slot_;
-    server srv_;
-};
-
 enum class read_kind { some, span, line, until, exactly };
 
 // A read with nothing buffered. (c) is n/a: data arrives in libuv's read
@@ -1186,22 +1133,11 @@ void PrintTo(const op_kind& k, std::ostream* os) { *os << k.name; }
 
 std::string kind_name(const testing::TestParamInfo<op_kind>& info) { return info.param.name; }
 
-// Runs `scenario` on a loop of its own; then the loop must have nothing
-// left armed or open (uv_run returns) and its handler must have heard nothing.
+// Runs `scenario` on a loop of its own (run_checked: nothing may be left
+// armed or open, nothing reported to the loop's exception handler).
 void run_scenario(task<> (*scenario)(op_case&), const op_kind& k) {
     std::unique_ptr<op_case> c = k.make();
-    std::vector<std::string> reports;
-    {
-        event_loop loop;
-        loop.set_exception_handler(
-            [&reports](event_loop&, const exception_context& ctx) { reports.push_back(ctx.message); });
-        loop.run_until_complete(wait_for(scenario(*c), 30s));
-        loop.cancel_all_tasks();
-        loop.shutdown_default_executor();
-        uv_run(loop.native_handle(), UV_RUN_DEFAULT); // returns: nothing left armed or open
-        loop.close();
-    }
-    for (const std::string& r : reports) ADD_FAILURE() << "the loop's exception handler was called: " << r;
+    expect_no_reports(run_checked(scenario(*c)));
 }
 
 class ParkedOperation : public testing::TestWithParam<op_kind> {};

@@ -22,21 +22,6 @@ using coro_test_util::value_after;
 
 namespace {
 
-// Runs `body` on a loop of its own whose exception handler records what it
-// hears, until the loop is closed; returns what it heard.
-std::vector<std::string> run_reporting(task<> body) {
-    std::vector<std::string> reports;
-    {
-        event_loop loop;
-        loop.set_exception_handler(
-            [&reports](event_loop&, const exception_context& ctx) { reports.push_back(ctx.message); });
-        loop.run_until_complete(wait_for(std::move(body), 30s));
-        loop.cancel_all_tasks();
-        loop.close();
-    }
-    return reports;
-}
-
 // ---- an await that does not suspend -------------------------------------------
 //
 // asyncio (Debian's python3, 3.11): a task that cancelled itself and then
@@ -67,7 +52,7 @@ task<> free_lock_with_pending_cancel(lock& l, std::vector<std::string>& log) {
 TEST(PendingCancellation, AFreeLockIsTakenAndTheCancellationComesAtTheNextAwait) {
     lock l;
     std::vector<std::string> log;
-    EXPECT_TRUE(run_reporting(free_lock_with_pending_cancel(l, log)).empty());
+    expect_no_reports(run_checked(free_lock_with_pending_cancel(l, log)));
     EXPECT_EQ(log, (std::vector<std::string>{"acquired", "cancelled at the next await: pending", "still held"}));
     EXPECT_FALSE(l.locked());
 }
@@ -88,7 +73,7 @@ task<> scoped_free_lock(lock& l, bool& held_inside) {
 TEST(PendingCancellation, AScopedFreeLockIsReleasedWhenTheCancellationComesAtTheNextAwait) {
     lock l;
     bool held_inside = false;
-    EXPECT_TRUE(run_reporting(scoped_free_lock(l, held_inside)).empty());
+    expect_no_reports(run_checked(scoped_free_lock(l, held_inside)));
     EXPECT_TRUE(held_inside);
     EXPECT_FALSE(l.locked()); // not left held
 }
@@ -118,7 +103,7 @@ task<> ready_fast_paths(std::vector<std::string>& log) {
 
 TEST(PendingCancellation, ReadyPrimitivesDoNotSuspendSoTheCancellationWaitsForTheNextAwait) {
     std::vector<std::string> log;
-    EXPECT_TRUE(run_reporting(ready_fast_paths(log)).empty());
+    expect_no_reports(run_checked(ready_fast_paths(log)));
     EXPECT_EQ(log, (std::vector<std::string>{"unit taken", "event passed", "got 3", "put 1", "cancelled at the sleep"}));
 }
 
@@ -145,7 +130,7 @@ task<> cancel_during_a_tick(std::vector<std::string>& log) {
 // CPython: test_tasks.py::test_cancel_yield
 TEST(WokenOperation, ATaskCancelledWhileQueuedBySleepZeroIsCancelledThere) {
     std::vector<std::string> log;
-    EXPECT_TRUE(run_reporting(cancel_during_a_tick(log)).empty());
+    expect_no_reports(run_checked(cancel_during_a_tick(log)));
     EXPECT_TRUE(log.empty()) << log.front();
 }
 
@@ -228,8 +213,7 @@ task<> gather_settled_of_tasks_cancelled_after_a_failure() {
 // CPython: test_tasks.py::test_exception_marking (gather retrieves every
 // child's exception, whatever becomes of the gather).
 TEST(GatherSettled, CancelledAfterAChildFailedReportsNothingUnretrieved) {
-    const std::vector<std::string> reports = run_reporting(gather_settled_of_tasks_cancelled_after_a_failure());
-    for (const std::string& r : reports) ADD_FAILURE() << "reported: " << r;
+    expect_no_reports(run_checked(gather_settled_of_tasks_cancelled_after_a_failure()));
 }
 
 task<> gather_settled_of_handles_cancelled_after_a_failure() {
@@ -247,8 +231,7 @@ task<> gather_settled_of_handles_cancelled_after_a_failure() {
 }
 
 TEST(GatherSettled, OfHandlesCancelledAfterAChildFailedReportsNothingUnretrieved) {
-    const std::vector<std::string> reports = run_reporting(gather_settled_of_handles_cancelled_after_a_failure());
-    for (const std::string& r : reports) ADD_FAILURE() << "reported: " << r;
+    expect_no_reports(run_checked(gather_settled_of_handles_cancelled_after_a_failure()));
 }
 
 // ---- failures seen by an operation cancelled after it woke --------------------------
@@ -324,8 +307,7 @@ task<> woken_by_a_failure_then_cancelled(observer how) {
 class WokenByAFailure : public testing::TestWithParam<observer> {};
 
 TEST_P(WokenByAFailure, ThenCancelledBeforeResumingTheFailureStillCountsAsRetrieved) {
-    const std::vector<std::string> reports = run_reporting(woken_by_a_failure_then_cancelled(GetParam()));
-    for (const std::string& r : reports) ADD_FAILURE() << "reported: " << r;
+    expect_no_reports(run_checked(woken_by_a_failure_then_cancelled(GetParam())));
 }
 
 INSTANTIATE_TEST_SUITE_P(Every, WokenByAFailure,
@@ -371,7 +353,7 @@ TEST(Executor, CancelledWhileTheJobRunsEndsAtOnceAndTheResultIsDropped) {
         EXPECT_EQ(later, 1);
         EXPECT_TRUE(finished.load());
     };
-    EXPECT_TRUE(run_reporting(body()).empty());
+    expect_no_reports(run_checked(body()));
     ex.shutdown(true);
 }
 
