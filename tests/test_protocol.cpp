@@ -40,6 +40,7 @@
 // | as_completed              | the first result goes to a fresh await          | refused, same                                | the result goes to the second awaiter           |
 // | shield                    | the inner task is not cancelled and finishes    | same                                         | (inner awaited by another task first) the second shield gets the value |
 // | task_group::scope         | both children cancelled                         | both children cancelled, bodies never ran    | the children finished normally; the scope is cancelled |
+// | co_await future           | the future is cancelled (asyncio)               | the future is cancelled (asyncio's __step hands the cancel to it) | the second awaiter gets the value, the future is not cancelled |
 // | co_await task_handle      | the awaited task is cancelled                   | the awaited task is cancelled                | (awaited by another task first) the second awaiter gets the value, the task is not cancelled |
 // | wait_signal               | the signal's next arrival goes to a fresh waiter| refused, same                                | n/a: woken inline from libuv's signal callback  |
 //
@@ -1051,6 +1052,37 @@ class handle_case final : public op_case {
     int got_[3] = {0, 0, 0};
 };
 
+// co_await future<int>. As in asyncio, cancelling a task that awaits a
+// future cancels the future, and so does a cancellation pending when the
+// await begins (Task.__step cancels the future it is handed). set_result
+// wakes every awaiter through the ready queue.
+// CPython: test_tasks.py::test_cancel_inner_future (a), test_cancel_current_task (b).
+class future_case final : public op_case {
+    std::string parked_kind() const override { return "future"; }
+    task<> setup() override {
+        f_ = create_future<int>();
+        co_return;
+    }
+    task<> op(int who) override { got_[who] = co_await f_; }
+    task<> check_after_cancel() override {
+        EXPECT_TRUE(f_.cancelled()) << "the awaited future was not cancelled";
+        co_return;
+    }
+    task<> wake() override {
+        f_.set_result(7);
+        co_return;
+    }
+    task<> check_handover() override {
+        EXPECT_EQ(got_[2], 7);
+        EXPECT_FALSE(f_.cancelled()); // done before the cancel: not touched
+        EXPECT_EQ(f_.result(), 7);
+        co_return;
+    }
+
+    future<int> f_;
+    int got_[3] = {0, 0, 0};
+};
+
 // wait_signal(SIGUSR1). (c) is n/a: libuv's signal callback resumes the
 // task inline.
 class signal_case final : public op_case {
@@ -1117,6 +1149,7 @@ const std::vector<op_kind>& all_kinds() {
         {"shield", make<shield_case>(), true, true},
         {"task_group", make<task_group_case>(), true, true},
         {"task_handle", make<handle_case>(), true, true},
+        {"future", make<future_case>(), true, true},
         {"wait_signal", make<signal_case>()},
     };
     return kinds;

@@ -1,9 +1,10 @@
 // wait_for / wait_until of every kind of awaitable of the library, not only
 // tasks and handles: lock.acquire(), semaphore.acquire(), event.wait(),
-// queue.get() / put(), sleep, a stream read. For each, the work finishing in
-// time and the deadline passing; after a timeout the primitive is consistent
-// (a timed-out acquire holds nothing, a timed-out get took no item, a
-// timed-out put inserted none, a timed-out read lost no byte).
+// queue.get() / put(), a future, sleep, a stream read. For each, the work
+// finishing in time and the deadline passing; after a timeout the primitive
+// is consistent (a timed-out acquire holds nothing, a timed-out get took no
+// item, a timed-out put inserted none, a timed-out read lost no byte, a
+// timed-out future is cancelled as asyncio cancels it, unless shielded).
 //
 // "In time" is deterministic: a deadline of 10 s, and the work completed by
 // the test. "Timed out" uses a 1 ms deadline on work that cannot complete.
@@ -240,6 +241,59 @@ task<> put_race() {
 }
 
 TEST(WaitForAwaitable, QueueRoomHandedOverAtTheDeadlineIsGivenBack) { expect_no_reports(run_checked(put_race())); }
+
+// ---- a future
+
+task<> future_in_time() {
+    future<int> f = create_future<int>();
+    task_handle<int> w = create_task(wait_for(f, 10s));
+    EXPECT_TRUE(co_await parked_on(w, "wait_for"));
+    f.set_result(7);
+    EXPECT_EQ(co_await w, 7);
+    EXPECT_EQ(f.result(), 7);
+}
+
+TEST(WaitForAwaitable, FutureInTime) { expect_no_reports(run_checked(future_in_time())); }
+
+task<> future_timed_out() {
+    future<int> f = create_future<int>();
+    EXPECT_TRUE(co_await times_out(wait_for(f, 1ms)));
+    // asyncio.wait_for(fut, t) cancels fut at the deadline.
+    EXPECT_TRUE(f.cancelled());
+    EXPECT_THROW(f.set_result(1), invalid_state_error);
+}
+
+// CPython: test_waitfor.py::test_wait_for_timeout_less_then_0_or_0_future_done
+// and test_asyncio's wait_for of a future (the future is cancelled).
+TEST(WaitForAwaitable, FutureTimedOutIsCancelled) { expect_no_reports(run_checked(future_timed_out())); }
+
+task<> shielded_future_timed_out() {
+    future<int> f = create_future<int>();
+    EXPECT_TRUE(co_await times_out(wait_for(shield(f), 1ms)));
+    EXPECT_FALSE(f.done()); // the shield kept the timeout's cancellation from it
+    f.set_result(3);
+    EXPECT_EQ(co_await f, 3);
+}
+
+// CPython: test_tasks.py::test_shield_effect (wait_for(shield(fut))).
+TEST(WaitForAwaitable, ShieldedFutureTimedOutRunsOn) { expect_no_reports(run_checked(shielded_future_timed_out())); }
+
+task<> future_race() {
+    future<int> f = create_future<int>();
+    const clock::time_point t = clock::now() + 20ms;
+    get_running_loop().call_at(t, [f] { f.set_result(5); });
+    // The result arrives first, then the deadline, before the waiter runs:
+    // the waiter is cancelled after it was woken, so the wait times out (as
+    // asyncio 3.12's wait_for does: the task's pending cancel is thrown in
+    // at the await), and the future keeps its result: it is done, not
+    // cancelled, and a later awaiter gets the value.
+    EXPECT_TRUE(co_await times_out(wait_until(f, t)));
+    EXPECT_TRUE(f.done());
+    EXPECT_FALSE(f.cancelled());
+    EXPECT_EQ(co_await f, 5);
+}
+
+TEST(WaitForAwaitable, FutureSetAtTheDeadlineKeepsItsResult) { expect_no_reports(run_checked(future_race())); }
 
 // ---- sleep
 
