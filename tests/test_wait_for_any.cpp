@@ -5,6 +5,9 @@
 // is consistent (a timed-out acquire holds nothing, a timed-out get took no
 // item, a timed-out put inserted none, a timed-out read lost no byte, a
 // timed-out future is cancelled as asyncio cancels it, unless shielded).
+// Then the same for the scope form, timeout(d, aw) / timeout_at(t, aw), in
+// which the awaitable runs in the awaiting task itself (lock and future:
+// test_timeout_scope.cpp, TimeoutScope.AroundAnAwaitable).
 //
 // "In time" is deterministic: a deadline of 10 s, and the work completed by
 // the test. "Timed out" uses a 1 ms deadline on work that cannot complete.
@@ -34,6 +37,24 @@ namespace {
 template <class T> task<bool> times_out(task<T> t) {
     try {
         co_await std::move(t);
+    } catch (const timeout_error&) {
+        co_return true;
+    }
+    co_return false;
+}
+
+// Awaits `aw` in a timeout scope of `d` (at `t`): true when it threw timeout_error.
+template <class A> task<bool> scope_times_out(A aw, clock::duration d) {
+    try {
+        co_await timeout(d, std::move(aw));
+    } catch (const timeout_error&) {
+        co_return true;
+    }
+    co_return false;
+}
+template <class A> task<bool> scope_times_out_at(A aw, clock::time_point t) {
+    try {
+        co_await timeout_at(t, std::move(aw));
     } catch (const timeout_error&) {
         co_return true;
     }
@@ -335,5 +356,105 @@ task<> read_timed_out() {
 }
 
 TEST(WaitForAwaitable, StreamReadTimedOutLosesNoByte) { expect_no_reports(run_checked(read_timed_out())); }
+
+// ---- the scope form: timeout(d, aw), timeout_at(t, aw)
+
+task<> scope_lock_race() {
+    lock l;
+    co_await l.acquire();
+    const clock::time_point t = clock::now() + 20ms;
+    get_running_loop().call_at(t, [&l] { l.release(); });
+    EXPECT_TRUE(co_await scope_times_out_at(l.acquire(), t));
+    EXPECT_FALSE(l.locked()) << "the lock handed to the timed-out acquire is left held";
+    EXPECT_TRUE(co_await served_at_once(l.acquire()));
+    l.release();
+}
+
+TEST(TimeoutAwaitable, LockHandedOverAtTheDeadlineIsGivenBack) { expect_no_reports(run_checked(scope_lock_race())); }
+
+task<> scope_semaphore() {
+    bounded_semaphore s(1);
+    co_await s.acquire();
+    EXPECT_TRUE(co_await scope_times_out(s.acquire(), 1ms));
+    s.release();
+    EXPECT_FALSE(s.locked());
+    EXPECT_THROW(s.release(), std::logic_error); // the timed-out acquire took no unit
+    co_await timeout(10s, s.acquire());           // free: at once
+    EXPECT_TRUE(s.locked());
+    const clock::time_point t = clock::now() + 20ms;
+    get_running_loop().call_at(t, [&s] { s.release(); });
+    EXPECT_TRUE(co_await scope_times_out_at(s.acquire(), t));
+    EXPECT_FALSE(s.locked()) << "the unit handed to the timed-out acquire is lost";
+    EXPECT_THROW(s.release(), std::logic_error); // and none was made up
+}
+
+TEST(TimeoutAwaitable, SemaphoreTimedOutOrHandedOverAtTheDeadlineTakesNoUnit) {
+    expect_no_reports(run_checked(scope_semaphore()));
+}
+
+task<> scope_event() {
+    event e;
+    EXPECT_TRUE(co_await scope_times_out(e.wait(), 1ms));
+    e.set(); // no timed-out waiter left to wake
+    co_await timeout(10s, e.wait());
+}
+
+TEST(TimeoutAwaitable, EventWaitTimedOutLeavesNoWaiter) { expect_no_reports(run_checked(scope_event())); }
+
+task<> scope_get() {
+    queue<int> q;
+    EXPECT_TRUE(co_await scope_times_out(q.get(), 1ms));
+    q.put_nowait(1);
+    EXPECT_EQ(co_await timeout(10s, q.get()), 1); // the item is there for the next get
+    const clock::time_point t = clock::now() + 20ms;
+    get_running_loop().call_at(t, [&q] { q.put_nowait(2); });
+    EXPECT_TRUE(co_await scope_times_out_at(q.get(), t));
+    EXPECT_EQ(q.qsize(), 1u) << "the item handed to the timed-out get is lost";
+    EXPECT_EQ(q.get_nowait(), 2);
+}
+
+TEST(TimeoutAwaitable, QueueGetTimedOutOrHandedOverAtTheDeadlineTakesNoItem) {
+    expect_no_reports(run_checked(scope_get()));
+}
+
+task<> scope_put() {
+    queue<int> q(1);
+    q.put_nowait(0);
+    EXPECT_TRUE(co_await scope_times_out(q.put(1), 1ms));
+    EXPECT_EQ(q.get_nowait(), 0);
+    EXPECT_TRUE(q.empty()); // the timed-out put inserted nothing
+    co_await timeout(10s, q.put(2));
+    const clock::time_point t = clock::now() + 20ms;
+    get_running_loop().call_at(t, [&q] { EXPECT_EQ(q.get_nowait(), 2); });
+    EXPECT_TRUE(co_await scope_times_out_at(q.put(3), t));
+    EXPECT_TRUE(q.empty()) << "the put timed out at the deadline inserted its item";
+    EXPECT_TRUE(co_await served_at_once(q.put(4))); // the room is there for the next one
+    EXPECT_EQ(q.get_nowait(), 4);
+}
+
+TEST(TimeoutAwaitable, QueuePutTimedOutOrHandedOverAtTheDeadlineInsertsNothing) {
+    expect_no_reports(run_checked(scope_put()));
+}
+
+task<> scope_sleep() {
+    co_await timeout(10s, sleep(1ms));
+    // run_checked's uv_run afterwards returns only if the hour-long timer is gone.
+    EXPECT_TRUE(co_await scope_times_out(sleep(1h), 1ms));
+}
+
+TEST(TimeoutAwaitable, SleepTimedOutLeavesNoTimer) { expect_no_reports(run_checked(scope_sleep())); }
+
+task<> scope_read() {
+    tcp_pair p;
+    co_await p.open();
+    EXPECT_TRUE(co_await scope_times_out(p.r.readexactly(4), 1ms));
+    p.peer_writer().write("ab");
+    EXPECT_TRUE(co_await scope_times_out(p.r.readexactly(4), 5ms)); // half there: kept
+    p.peer_writer().write("cd");
+    EXPECT_EQ(co_await timeout(10s, p.r.readexactly(4)), "abcd");
+    co_await p.close();
+}
+
+TEST(TimeoutAwaitable, StreamReadTimedOutLosesNoByte) { expect_no_reports(run_checked(scope_read())); }
 
 } // namespace
