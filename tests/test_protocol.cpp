@@ -42,6 +42,7 @@
 // | task_group::scope         | both children cancelled                         | both children cancelled, bodies never ran    | the children finished normally; the scope is cancelled |
 // | co_await future           | the future is cancelled (asyncio)               | the future is cancelled (asyncio's __step hands the cancel to it) | the second awaiter gets the value, the future is not cancelled |
 // | co_await task_handle      | the awaited task is cancelled                   | the awaited task is cancelled                | (awaited by another task first) the second awaiter gets the value, the task is not cancelled |
+// | process.wait (sleep 1000) | the child runs on; killed, a fresh wait returns -SIGKILL | refused, same                         | n/a: woken inline from libuv's exit callback    |
 // | wait_signal               | the signal's next arrival goes to a fresh waiter| refused, same                                | n/a: woken inline from libuv's signal callback  |
 //
 // (c) needs a wake-up that goes through the ready queue. A task finishing
@@ -1083,6 +1084,30 @@ class future_case final : public op_case {
     int got_[3] = {0, 0, 0};
 };
 
+// process::wait() of a child that does not exit by itself. Cancelling the
+// wait leaves the child running (asyncio). (c) is n/a: libuv's exit
+// callback resumes the waiter inline.
+// CPython: test_subprocess.py::test_cancel_process_wait.
+class process_wait_case final : public op_case {
+    std::string parked_kind() const override { return "process.wait"; }
+    task<> setup() override {
+        std::vector<std::string> args{"1000"};
+        p_ = co_await create_subprocess_exec("sleep", std::move(args));
+    }
+    task<> op(int) override { (void)co_await p_.wait(); }
+    task<> check_after_cancel() override {
+        EXPECT_EQ(p_.returncode(), std::nullopt) << "cancelling the wait ended the child";
+        co_return;
+    }
+    task<> teardown() override {
+        if (!p_.valid()) co_return;
+        if (!p_.returncode()) p_.kill();
+        EXPECT_EQ(co_await p_.wait(), -SIGKILL); // a fresh wait is served
+    }
+
+    process p_;
+};
+
 // wait_signal(SIGUSR1). (c) is n/a: libuv's signal callback resumes the
 // task inline.
 class signal_case final : public op_case {
@@ -1150,6 +1175,7 @@ const std::vector<op_kind>& all_kinds() {
         {"task_group", make<task_group_case>(), true, true},
         {"task_handle", make<handle_case>(), true, true},
         {"future", make<future_case>(), true, true},
+        {"process_wait", make<process_wait_case>()},
         {"wait_signal", make<signal_case>()},
     };
     return kinds;
