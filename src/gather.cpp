@@ -31,25 +31,38 @@ std::coroutine_handle<> gather_op::child_done(task_state_base& c, std::size_t, b
     return wake_transfer(may_transfer);
 }
 
+void gather_op::retrieve_others() noexcept {
+    // asyncio marks the other children's exceptions retrieved, also those
+    // that come after the gather returned.
+    for (task_state_base* c : all_) {
+        if (c == first_failure_) continue;
+        if (c->done()) {
+            c->mark_retrieved();
+        } else {
+            try {
+                task_handle<> keep = task_handle<>::share(c);
+                add_done_callback(*c, [keep] { keep.state()->mark_retrieved(); });
+            } catch (...) { // out of memory: that failure may be reported as never retrieved
+            }
+        }
+    }
+}
+
 void gather_op::result() {
     children_.stop();
     if (settle_) {
         for (task_state_base* c : all_) c->mark_retrieved();
     } else if (first_failure_) {
-        // asyncio marks the other children's exceptions retrieved, also those
-        // that come after the gather returned.
-        for (task_state_base* c : all_) {
-            if (c == first_failure_) continue;
-            if (c->done()) {
-                c->mark_retrieved();
-            } else {
-                task_handle<> keep = task_handle<>::share(c);
-                add_done_callback(*c, [keep] { keep.state()->mark_retrieved(); });
-            }
-        }
+        retrieve_others();
         first_failure_->rethrow_if_failed();
     }
     if (cancel_requested_) task()->throw_cancellation();
+}
+
+void gather_op::give_back() noexcept {
+    children_.stop();
+    if (first_failure_) first_failure_->mark_retrieved();
+    retrieve_others();
 }
 
 } // namespace uvasync::detail

@@ -35,6 +35,8 @@ public:
         return cancel_outcome::stopped; // the waiter is cancelled now; the inner task is not
     }
     void result() const noexcept {}
+    // Woken, then cancelled before resuming: the inner failure was seen.
+    void give_back() noexcept { inner_->mark_retrieved(); }
     const char* kind() const noexcept override { return "shield"; }
     std::coroutine_handle<> task_finished(bool may_transfer) noexcept override { return wake_transfer(may_transfer); }
     const task_state_base* waiting_task() const noexcept override { return task(); }

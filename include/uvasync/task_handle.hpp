@@ -68,6 +68,9 @@ public:
         return target_->cancel(this->cancel_message()) ? cancel_outcome::handed_on : cancel_outcome::stopped;
     }
     T result() { return result_of<T>(*target_); }
+    // Woken, then cancelled before resuming: the failure was seen all the
+    // same (asyncio's __wakeup calls result() before the cancellation).
+    void give_back() noexcept { target_->mark_retrieved(); }
 
     const char* kind() const noexcept override { return "task"; }
     std::coroutine_handle<> task_finished(bool may_transfer) noexcept override {

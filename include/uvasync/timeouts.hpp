@@ -47,6 +47,8 @@ public:
         return target_->cancel(cancel_message()) ? cancel_outcome::handed_on : cancel_outcome::stopped;
     }
     void result() noexcept { disarm(); }
+    // Woken, then cancelled before resuming: the target's failure was seen.
+    void give_back() noexcept { target_->mark_retrieved(); }
     const char* kind() const noexcept override { return "wait_for"; }
 
     // The deadline passed, and the caller was not cancelled meanwhile.

@@ -27,11 +27,15 @@ public:
     // asyncio's gather retrieves them), or cancelled_error when the gather
     // itself was cancelled.
     void result();
+    // Woken, then cancelled before resuming: every child's failure counts as
+    // retrieved all the same, as asyncio's gather retrieves each as it comes.
+    void give_back() noexcept;
     const char* kind() const noexcept override { return settle_ ? "gather_settled" : "gather"; }
 
 private:
     std::coroutine_handle<> child_done(task_state_base& child, std::size_t, bool may_transfer) noexcept override;
     const task_state_base* waiting_task() const noexcept override { return task(); }
+    void retrieve_others() noexcept; // every child's but the first failure's
 
     child_watch children_;
     std::vector<task_state_base*> all_;
