@@ -161,7 +161,7 @@ public:
     ua::task<http::response> forward(http::request& req) {
         const std::string key(req.target());
         const bool get = req.method() == "GET";
-        if (auto hit = cache_.find(key); get && hit != cache_.end() && hit->second.expires > ua::clock::now()) {
+        if (auto hit = get ? cache_.find(key) : cache_.end(); hit != cache_.end() && hit->second.expires > ua::clock::now()) {
             http::response r = http::response::json(hit->second.body, hit->second.status);
             r.set_header("X-Cache", "HIT");
             co_return r;
@@ -200,17 +200,21 @@ private:
         std::string body;
     };
 
+    // Every entry has the same TTL: the oldest one goes first when full.
     void remember(const std::string& key, int status, const std::string& body) {
-        const auto now = ua::clock::now();
-        if (cache_.size() >= cache_size) std::erase_if(cache_, [&](const auto& kv) { return kv.second.expires <= now; });
-        if (cache_.size() < cache_size)
-            cache_[key] = cached{now + std::chrono::duration_cast<ua::clock::duration>(opt_.cache_ttl), status, body};
+        if (cache_.size() >= cache_size && !cache_.contains(key)) {
+            cache_.erase(order_.front());
+            order_.pop_front();
+        }
+        const auto expires = ua::clock::now() + std::chrono::duration_cast<ua::clock::duration>(opt_.cache_ttl);
+        if (cache_.insert_or_assign(key, cached{expires, status, body}).second) order_.push_back(key);
     }
 
     options opt_;
     rate_limiter limiter_;
     metrics metrics_;
     std::unordered_map<std::string, cached> cache_; // raw path and query -> response
+    std::deque<std::string> order_;                 // the keys of cache_, oldest first
     http::client upstream_;
 };
 

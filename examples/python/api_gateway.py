@@ -144,11 +144,10 @@ class Gateway:
         return web.json_response(text=body, status=status, headers={"X-Cache": "MISS"})
 
     def remember(self, key, status, body):
-        now = time.monotonic()
-        if len(self.cache) >= CACHE_SIZE:
-            self.cache = {k: v for k, v in self.cache.items() if v[0] > now}
-        if len(self.cache) < CACHE_SIZE:
-            self.cache[key] = (now + self.cache_ttl, status, body)
+        # Every entry has the same TTL: the oldest one goes first when full.
+        if len(self.cache) >= CACHE_SIZE and key not in self.cache:
+            del self.cache[next(iter(self.cache))]
+        self.cache[key] = (time.monotonic() + self.cache_ttl, status, body)
 
 
 async def main(args):
