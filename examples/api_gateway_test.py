@@ -8,9 +8,9 @@ Starts a JSON backend (in this process, on a free port), then the gateway
 (--port 0; its "listening on" line gives the port) with a small rate limit
 and a short upstream timeout, and checks: forwarding of method, query and
 JSON body; 400 on a body that is not JSON; 429 exactly after the limit, per
-client; the GET cache; 504 on a backend that does not answer in time; 502
-on a backend that is down or answers something else than JSON; /metrics;
-the log lines; a clean exit on SIGTERM.
+client; the GET cache and its TTL; 504 on a backend that does not answer
+in time; 502 on a backend that is down or answers something else than
+JSON; /metrics; the log lines; a clean exit on SIGTERM.
 """
 import http.client
 import http.server
@@ -60,9 +60,9 @@ class Backend(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def start_gateway(cmd, backend):
+def start_gateway(cmd, backend, *more):
     p = subprocess.Popen(cmd + ["--port", "0", "--backend", backend, "--rate-limit", str(LIMIT),
-                                "--rate-window", "60", "--timeout", "0.5", "--cache-ttl", "60"],
+                                "--rate-window", "60", "--timeout", "0.5", "--cache-ttl", "60", *more],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     line = p.stdout.readline()
     m = re.search(r"listening on http://[^:]+:(\d+)", line)
@@ -152,6 +152,16 @@ def main():
         check(count == inf == 19 and fast == count - 1, (count, inf, fast, t))  # /slow took > 0.25 s
         conns = int(re.search(r"^gateway_active_connections (\d+)$", t, re.M).group(1))
         check(conns >= 1, t)
+
+        # A TTL of 0: nothing is served from the cache.
+        gw3, port3 = start_gateway(cmd, f"http://127.0.0.1:{backend.server_port}", "--cache-ttl", "0")
+        try:
+            for n in (1, 2):
+                s, h, t = request(port3, "GET", "/api/uncached", None, "ttl")
+                check(s == 200 and h.get("X-Cache") == "MISS" and json.loads(t)["hits"] == n, ("TTL 0", n, h, t))
+        finally:
+            gw3.send_signal(signal.SIGTERM)
+            gw3.communicate(timeout=20)
 
         # A backend that is down.
         dead = socket.socket()
