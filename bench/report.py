@@ -26,7 +26,8 @@ def append_programs_gateway_crawler(results_dir, md_path):
         d = json.loads(gw.read_text())
         lines += ["", "## Programs: API gateway (examples/api_gateway vs examples/python/api_gateway.py)", "",
                   f"`{d['command']}` ({d['when']}): wrk -t1 -c{d['setup']['conns']} {d['setup']['duration_s']} s, "
-                  f"{d['setup']['request']}, to {d['setup']['backend']}; medians of {d['setup']['repeats']}.", "",
+                  f"{d['setup']['request']}, to {d['setup']['backend']}; medians of {d['setup']['repeats']}; "
+                  f"load average {d.get('load_average_1min', 0):.1f}.", "",
                   "| gateway | req/s | p99 (ms) | CPU per request (us) |", "|---|---:|---:|---:|"]
         for name, m in d["medians"].items():
             lines.append(f"| {name} | {m['rps']:,.0f} | {m['p99_us'] / 1000:.2f} | {m['cpu_us_per_request']:.1f} |")
@@ -43,10 +44,12 @@ def append_programs_gateway_crawler(results_dir, md_path):
         lines += ["", "## Programs: crawler (examples/crawler vs examples/python/crawler.py)", "",
                   f"`{d['command']}` ({d['when']}): {st['pages']} pages, {st['delay_ms']} ms per response, "
                   f"{st['concurrency']} at once: ideal {st['ideal_pages_s']:,.0f} pages/s; "
-                  f"medians of {st['repeats']}.", "",
-                  "| crawler | pages/s | of the ideal | CPU per page (us) |", "|---|---:|---:|---:|"]
+                  f"medians of {st['repeats']}; load average {d.get('load_average_1min', 0):.1f}.", "",
+                  "| crawler | pages/s | of the ideal | of wrk -c20 | CPU per page (us) |", "|---|---:|---:|---:|---:|"]
         for name, m in d["medians"].items():
-            lines.append(f"| {name} | {m['pages_s']:,.0f} | {d['of_ideal'][name]:.3f} | {m['cpu_us_per_page']:.0f} |")
+            cpu = f"{m['cpu_us_per_page']:.0f}" if "cpu_us_per_page" in m else ""
+            lines.append(f"| {name} | {m['pages_s']:,.0f} | {d['of_ideal'][name]:.3f} | "
+                         f"{d['of_wrk_c20'][name]:.3f} | {cpu} |")
         t = d["target"]
         lines += ["", f"Target: {t['what']} >= {t['limit']:g}: **{'met' if t['met'] else 'missed'}** "
                       f"({t['value']:.3f})."]

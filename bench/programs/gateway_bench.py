@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import statistics
 import subprocess
@@ -116,7 +117,7 @@ def main():
     print(f"target req/s >= 5x uvloop: {'met' if target >= 5 else 'missed'} (x{target:.2f})")
     doc = {"benchmark": "gateway", "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
            "command": " ".join(["bench/programs/gateway_bench.py"] + sys.argv[1:]),
-           "setup": {"conns": args.conns, "duration_s": args.duration, "repeats": args.repeats,
+           "load_average_1min": os.getloadavg()[0], "setup": {"conns": args.conns, "duration_s": args.duration, "repeats": args.repeats,
                      "request": "POST /echo, 90-byte JSON body", "backend": "uvasync_http_lib"},
            "medians": med, "samples": samples, "ratios": ratios,
            "target": {"what": "req/s uvasync / aiohttp-uvloop", "limit": 5.0, "value": target, "met": target >= 5}}
