@@ -259,5 +259,12 @@ int main(int argc, char** argv) {
         return 2;
     }
     while (!opt.backend.empty() && opt.backend.back() == '/') opt.backend.pop_back();
-    ua::run(amain(opt));
+    try {
+        ua::run(amain(opt));
+    } catch (const ua::cancelled_error&) {
+        return 130; // interrupted before the signal handlers were in place
+    } catch (const std::exception& e) { // e.g. the port is in use
+        std::fprintf(stderr, "api_gateway: %s\n", e.what());
+        return 1;
+    }
 }

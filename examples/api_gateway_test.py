@@ -163,6 +163,11 @@ def main():
             gw3.send_signal(signal.SIGTERM)
             gw3.communicate(timeout=20)
 
+        # The port is taken: a message and status 1.
+        busy = subprocess.run(cmd + ["--port", str(port), "--backend", "http://127.0.0.1:1"],
+                              capture_output=True, text=True, timeout=20)
+        check(busy.returncode == 1 and busy.stderr.strip(), ("port in use", busy.returncode, busy.stderr))
+
         # A backend that is down.
         dead = socket.socket()
         dead.bind(("127.0.0.1", 0))

@@ -178,5 +178,12 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "crawler: %s\nusage: crawler [--depth N] [--workers N] URL...\n", e.what());
         return 2;
     }
-    ua::run(amain(std::move(urls), depth, workers));
+    try {
+        ua::run(amain(std::move(urls), depth, workers));
+    } catch (const ua::cancelled_error&) {
+        return 130; // Ctrl-C, as KeyboardInterrupt
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "crawler: %s\n", e.what());
+        return 1;
+    }
 }
