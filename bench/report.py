@@ -31,9 +31,15 @@ def append_programs_gateway_crawler(results_dir, md_path):
                   "| gateway | req/s | p99 (ms) | CPU per request (us) |", "|---|---:|---:|---:|"]
         for name, m in d["medians"].items():
             lines.append(f"| {name} | {m['rps']:,.0f} | {m['p99_us'] / 1000:.2f} | {m['cpu_us_per_request']:.1f} |")
-        lines += ["", "| ratio | req/s | p99 | CPU per request |", "|---|---:|---:|---:|"]
+        cg = d.get("callgrind")
+        if cg:
+            lines += ["", "Instructions per request (callgrind, user space, http_count -c10): " +
+                      ", ".join(f"{name} {m['ir_per_request']:,.0f}" for name, m in cg.items()) + "."]
+        lines += ["", "| ratio | req/s | p99 | CPU per request | instructions per request |",
+                  "|---|---:|---:|---:|---:|"]
         for label, r in d["ratios"].items():
-            lines.append(f"| {label} | x{r['rps']:.2f} | x{r['p99']:.3f} | x{r['cpu_per_request']:.3f} |")
+            ir = f"x{r['ir_per_request']:.3f}" if "ir_per_request" in r else ""
+            lines.append(f"| {label} | x{r['rps']:.2f} | x{r['p99']:.3f} | x{r['cpu_per_request']:.3f} | {ir} |")
         t = d["target"]
         lines += ["", f"Target: {t['what']} >= {t['limit']:g}: **{'met' if t['met'] else 'missed'}** "
                       f"(x{t['value']:.2f})."]
