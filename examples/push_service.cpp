@@ -100,12 +100,16 @@ struct hub {
     }
 };
 
-// A client's task: sends what its queue holds, one message after the other.
+// A client's task: sends what its queue holds. What queued up while it
+// waited goes out in one write (one system call, not one per message).
 ua::task<> send_loop(std::shared_ptr<client> c) {
+    std::string out; // reused
     try {
         for (;;) {
-            line l = co_await c->outbox.get();
-            c->writer.write(std::string_view(*l));
+            const line first = co_await c->outbox.get();
+            out.assign(*first);
+            while (!c->outbox.empty()) out += *c->outbox.get_nowait();
+            c->writer.write(std::string_view(out));
             co_await c->writer.drain();
         }
     } catch (const std::exception&) {
