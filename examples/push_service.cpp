@@ -28,12 +28,9 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <functional>
 #include <map>
 #include <memory>
-#include <new>
 #include <set>
-#include <stdexcept>
 #include <string>
 #include <vector>
 

@@ -192,7 +192,7 @@ async def run_checks(pub, port, http_port):
             assert await c.messages(len(batch)) == batch
     received = 0
     try:
-        while line := await asyncio.wait_for(slow.reader.readline(), 60):
+        while await asyncio.wait_for(slow.reader.readline(), 60):
             received += 1
     except ConnectionError:
         pass

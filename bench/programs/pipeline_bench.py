@@ -14,7 +14,6 @@ threads). Not pinned: the programs use a thread pool for the compression.
 import argparse
 import gzip
 import json
-import os
 import pathlib
 import random
 import resource
