@@ -8,12 +8,15 @@ then 10 s between them. Every 30 s it checks the connection (a PING answered
 within 5 s); when a check fails it reconnects the same way. It gives up (exit
 1) when 5 attempts in a row fail. SIGTERM or SIGINT stops it cleanly: the
 service task is cancelled, its connection closed, exit 0. --time-scale
-multiplies every delay. The uvasync port is examples/reliable_service.cpp.
+multiplies the backoff delays and the check interval (the 5 s answer timeout
+stays as it is). The uvasync port is examples/reliable_service.cpp.
 """
 import argparse
 import asyncio
 import signal
 import sys
+
+ANSWER_TIMEOUT = 5.0  # for a PONG
 
 
 async def retry(fn, scale, attempts=5, min_delay=2.0, max_delay=10.0):
@@ -42,7 +45,7 @@ async def ping(reader, writer, timeout):
 async def connect(args):
     reader, writer = await asyncio.open_connection(args.host, args.port)
     try:
-        await ping(reader, writer, 5 * args.time_scale)
+        await ping(reader, writer, ANSWER_TIMEOUT)
     except BaseException:
         writer.close()
         raise
@@ -57,7 +60,7 @@ async def serve(args):
         while True:
             await asyncio.sleep(30 * args.time_scale)
             try:
-                await ping(reader, writer, 5 * args.time_scale)
+                await ping(reader, writer, ANSWER_TIMEOUT)
                 continue
             except Exception as e:
                 failure = e
