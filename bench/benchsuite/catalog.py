@@ -233,6 +233,43 @@ HTTP_TARGETS = [
 BURST_TARGET = {"factor": 2.0, "slack_kib": 4096}
 
 
+
+# ---- programs (issue 12): push service and data pipeline ---------------------
+# The example programs (examples/) against their asyncio originals
+# (examples/python/, on asyncio and on uvloop; listed under the streams
+# implementations, which they are built on). Each case runs a driver of
+# bench/programs/ with the case's "args", "--" and the program's command; the
+# driver prints one JSON sample. "metric" is the figure of the summary and
+# "sense" says whether higher or lower is better; "target" is the least ratio
+# over uvloop that the issue asks for.
+IMPLEMENTATIONS["uvasync"]["push"] = ["@push_service"]
+IMPLEMENTATIONS["asyncio-streams"]["push"] = ["%PY", "%BENCH/../examples/python/push_service.py"]
+IMPLEMENTATIONS["uvloop-streams"]["push"] = ["%PY", "%BENCH/../examples/python/push_service.py", "--uvloop"]
+IMPLEMENTATIONS["uvasync"]["pipeline"] = ["@data_pipeline"]
+IMPLEMENTATIONS["asyncio-streams"]["pipeline"] = ["%PY", "%BENCH/../examples/python/data_pipeline.py"]
+IMPLEMENTATIONS["uvloop-streams"]["pipeline"] = ["%PY", "%BENCH/../examples/python/data_pipeline.py", "--uvloop"]
+SERVER_KINDS = SERVER_KINDS + ("push", "pipeline")
+REF_UVLOOP.update({"push": "uvloop-streams", "pipeline": "uvloop-streams"})
+PROGRAM_DRIVERS = {
+    "push": ["%PY", "%BENCH/programs/push_bench.py", "--load", "@push_load"],
+    "pipeline": ["%PY", "%BENCH/programs/pipeline_bench.py"],
+}
+CASES += [
+    {"name": "push-1k", "kind": "push", "method": "program", "metric": "deliveries_per_s", "sense": "higher",
+     "target": 5.0, "args": ["--subscribers", "1000", "--seconds", "3", "--window", "100"], "estimate_s": 12},
+    {"name": "push-1k-latency", "kind": "push", "method": "program", "metric": "p99_us", "sense": "lower",
+     "target": 5.0, "args": ["--subscribers", "1000", "--seconds", "3", "--window", "1"], "estimate_s": 12},
+    {"name": "pipeline-1M", "kind": "pipeline", "method": "program", "metric": "records_per_s", "sense": "higher",
+     "target": 5.0, "args": ["--records", "1000000"], "estimate_s": 40},
+]
+CASE_TITLES.update({
+    "push-1k": "Push service: messages delivered per second to 1,000 subscribers (100 messages in flight)",
+    "push-1k-latency": "Push service: delivery latency to 1,000 subscribers, one message at a time",
+    "pipeline-1M": "Data pipeline: 1 M JSON records, gzip in, transformed batches gzip out",
+})
+# ---- end of programs: push service and data pipeline --------------------------
+
+
 def case_method(case):
     return case.get("method") or {"idle": "idle", "burst": "burst", "idle_http": "idle_http",
                                   "http_client": "client"}.get(case["kind"], "load")
@@ -310,7 +347,7 @@ class Binaries:
         b = Path(build_dir) if build_dir else ROOT / "build" / "release"
         if not b.is_absolute():
             b = ROOT / b
-        self.dirs = [b / "bench", b, ROOT / "build" / "bench-standalone"]
+        self.dirs = [b / "bench", b, b / "examples", ROOT / "build" / "bench-standalone"]
 
     def find(self, name):
         for d in self.dirs:

@@ -59,8 +59,10 @@ class Measurer:
         """One sample of a load, idle or burst case against a fresh server
         (`cmd`); for the client benchmark, `cmd` is the client and the
         server is CLIENT_BENCH_SERVER's HTTP server, on the client CPU."""
-        port = self.ports.take()
         method = case_method(case)
+        if method == "program":  # programs (issue 12)
+            return self.measure_program(case, cmd, binaries)
+        port = self.ports.take()
         if method == "client":
             server = binaries.resolve(CLIENT_BENCH_SERVER, "http")
             return self.measure_client(case, cmd, server, port)
@@ -319,12 +321,35 @@ class Measurer:
                 say(f"{'uvasync_micro':>16}: {len(data.get('benchmarks', []))} results")
         return micro
 
+    # ---- programs (issue 12): push service and data pipeline ------------------
+    def measure_program(self, case, cmd, binaries):
+        """One sample: the case's driver (bench/programs/) runs the program."""
+        from .catalog import PROGRAM_DRIVERS
+        driver = []
+        for part in PROGRAM_DRIVERS[case["kind"]]:
+            if part.startswith("@"):
+                path = binaries.find(part[1:])
+                if path is None:
+                    return {"ok": False, "error": f"{part[1:]} not built"}
+                part = str(path)
+            driver.append(part.replace("%PY", PY).replace("%BENCH", str(BENCH)))
+        rc, out, err = run_client([*driver, *case["args"], "--", *cmd], timeout=600)
+        try:
+            sample = json.loads(out.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            sample = {"error": f"driver exit {rc}: {(err or '').strip()[-300:]}"}
+        sample["ok"] = rc == 0 and "error" not in sample
+        return sample
+    # ---- end of programs --------------------------------------------------------
+
     # ---- budget --------------------------------------------------------------
     def estimate(self, case, impl):
         """Upper-bound seconds for one sample."""
         py = IMPLEMENTATIONS[impl][server_kind(case)][0] == "%PY"
         startup = 0.35 if py else 0.05
         method = case_method(case)
+        if method == "program":  # programs (issue 12)
+            return case["estimate_s"] * (3 if py else 1)
         if method == "idle":
             return startup + (2.0 if py else 1.0) + 0.5 + max(0.0, self.s.idle_hold - 1.5) + 0.3
         if method == "burst":
@@ -375,6 +400,9 @@ MEDIAN_KEYS = {
     "burst": ["connections", "rss_start_kib", "rss_peak_kib", "rss_after_kib", "idle_s", "server_hwm_kib",
               "target_kib"],
     "callgrind": ["ir_per_request", "instructions", "requests", "ir_per_request_long_phase"],
+    # programs (issue 12): push service and data pipeline
+    "program": ["deliveries_per_s", "messages_per_s", "p50_us", "p99_us", "p999_us", "service_cpu_total_us",
+                "records_per_s", "own_records_per_s", "wall_s", "cpu_us_per_record"],
 }
 
 
@@ -405,6 +433,12 @@ def describe(case, s):
     if not s.get("ok"):
         return f"FAILED: {s.get('error', '?')}"
     method = case_method(case)
+    if method == "program":  # programs (issue 12)
+        if case["kind"] == "push":
+            return (f"{s['deliveries_per_s']:>11,.0f} deliveries/s  p50 {s['p50_us']:,} us  p99 {s['p99_us']:,} us  "
+                    f"service cpu {s['service_cpu_total_us']:.2f} us/delivery")
+        return (f"{s['records_per_s']:>11,.0f} records/s  {s['wall_s']:.1f} s  "
+                f"cpu {s['cpu_us_per_record']:.2f} us/record")
     if method == "client":
         return (f"{s['rps']:>11,.0f} req/s  {s['requests']:,} requests in {s['seconds']:.2f} s  "
                 f"client cpu {s['client_cpu_total_us']:.1f} us/req")

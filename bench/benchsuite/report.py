@@ -169,6 +169,9 @@ def render_markdown(doc, charts):
         if method == "client":
             render_client(doc, case, res, w)
             continue
+        if method == "program":  # programs (issue 12)
+            render_program(doc, case, res, w)
+            continue
         ref_l, ref_u = case_refs(case)
         if method in ("idle", "idle_http"):
             if method == "idle_http":
@@ -383,6 +386,57 @@ def render_client(doc, case, res, w):
           f"{fmt(m['client_cpu_sys_us'], 1)} | {fmt(m['client_cpu_total_us'], 1)} | {ratio(m['rps'], ref)} | "
           f"{fmt(m['errors'])} |")
     w("")
+
+
+# ---- programs (issue 12): push service and data pipeline ---------------------
+PROGRAM_COLUMNS = {  # kind -> (header, key, digits)
+    "push": [("deliveries/s", "deliveries_per_s", 0), ("messages/s", "messages_per_s", 1), ("p50 µs", "p50_us", 0),
+             ("p99 µs", "p99_us", 0), ("p99.9 µs", "p999_us", 0),
+             ("service CPU µs / delivery", "service_cpu_total_us", 2)],
+    "pipeline": [("records/s", "records_per_s", 0), ("wall s", "wall_s", 1),
+                 ("CPU µs / record", "cpu_us_per_record", 2)],
+}
+
+
+def render_program(doc, case, res, w):
+    """A program (examples/) against its asyncio original on asyncio and on uvloop."""
+    if case["kind"] == "push":
+        w("bench/programs/push_bench.py: a redis-server of its own and bench/programs/push_load.c on CPU "
+          f"{doc['method']['client_cpu']}, the service on CPU {doc['method']['server_cpu']}; 1,000 TCP subscribers "
+          "of one channel; messages PUBLISHed with the given number not yet delivered to every subscriber "
+          "(closed loop); a delivery is one message reaching one subscriber; latency from PUBLISH to the "
+          "subscriber's read. The asyncio rows are examples/python/push_service.py.\n")
+    else:
+        w("bench/programs/pipeline_bench.py: 1 M generated records in 20 *.json.gz files; the whole program's "
+          "wall-clock time (start-up included) and CPU time (all threads), not pinned (the compression runs "
+          "on a thread pool). The asyncio rows are examples/python/data_pipeline.py.\n")
+    _, ref_u = case_refs(case)
+    cols = PROGRAM_COLUMNS[case["kind"]]
+    metric, lower = case["metric"], case.get("sense") == "lower"
+    w("| Implementation | " + " | ".join(c[0] for c in cols) + f" | × {ref_u} ({metric}) |")
+    w("|---|" + "---:|" * (len(cols) + 1))
+    ref = (res.get(ref_u, {}).get("median") or {}).get(metric)
+    mine = None
+    for impl, e in res.items():
+        if "skipped" in e:
+            w(f"| {impl} | skipped: {e['skipped']} |" + " |" * len(cols))
+            continue
+        m = e["median"]
+        if "failed" in m:
+            w(f"| {impl} | failed: {m['failed'][:120]} |" + " |" * len(cols))
+            continue
+        value = m.get(metric)
+        r = (ref / value if lower else value / ref) if value and ref else None
+        if impl == "uvasync":
+            mine = r
+        w(f"| {impl} | " + " | ".join(fmt(m.get(k), d) for _, k, d in cols)
+          + f" | {'—' if r is None else f'{r:.2f}×'} |")
+    w("")
+    if mine is not None:
+        w(f"Target: uvasync ≥ {case['target']:g}× uvloop on {metric} "
+          f"({'lower is better, ratio = uvloop / uvasync' if lower else 'ratio = uvasync / uvloop'}): "
+          f"{mine:.2f}×, **{'met' if mine >= case['target'] else 'missed'}**.\n")
+# ---- end of programs ----------------------------------------------------------
 
 
 def render_burst(doc, case, res, w):
