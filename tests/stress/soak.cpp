@@ -1,14 +1,13 @@
 // soak: minutes of random traffic through the whole API: TCP and Unix echo
 // with checksums, reads cancelled by timeouts, resets mid-transfer,
 // half-closes, servers started and stopped, DNS lookups, UDP, thread-pool
-// jobs, task groups with a failing child. Meant for the clang-asan build.
+// jobs, task groups with a failing child, subprocesses (an echo through
+// cat's pipes, a wait cancelled, a child killed). Meant for the clang-asan build.
 // Nothing may be lost (every echo checks out, nothing unexpected is thrown
 // or reported), and at the end RSS and the descriptor count are where they
 // were once the run had warmed up.
 //
 //   stress_soak [--quick] [--seconds N] [--workers N] [--seed N]
-//
-// Subprocess traffic is a hook: add an action once uvasync has processes.
 #include "stress.hpp"
 
 #include <sys/socket.h>
@@ -196,6 +195,52 @@ ua::task<> act_task_group(soak& s) {
     }
 }
 
+// A child: cat echoes a payload through its pipes (communicate), or a
+// sleeping child whose wait is cancelled by a timeout and which is then
+// killed, or one terminated while its output is being read.
+ua::task<> act_subprocess(soak& s) {
+    ua::process_options o;
+    o.stdin_ = ua::stdio::pipe;
+    o.stdout_ = ua::stdio::pipe;
+    switch (s.rng.below(3)) {
+    case 0: {
+        ua::task<ua::process> spawning = ua::create_subprocess_exec("/bin/cat", {}, o);
+        ua::process p = co_await std::move(spawning);
+        std::string msg = stress::payload(s.rng.next(), 1 + s.rng.below(256 * 1024));
+        const std::uint64_t sum = stress::fnv1a(msg);
+        auto [out, err] = co_await p.communicate(std::move(msg));
+        if (stress::fnv1a(out) != sum) s.fail("subprocess: cat's output differs from its input");
+        if (p.returncode() != 0) s.fail("subprocess: cat exited " + std::to_string(p.returncode().value_or(-999)));
+        break;
+    }
+    case 1: {
+        std::vector<std::string> args{"10"};
+        ua::task<ua::process> spawning = ua::create_subprocess_exec("/bin/sleep", std::move(args), o);
+        ua::process p = co_await std::move(spawning);
+        ua::task<int> waiting = p.wait();
+        try {
+            (void)co_await ua::wait_for(std::move(waiting), std::chrono::milliseconds(1 + s.rng.below(20)));
+            s.fail("subprocess: sleep 10 exited early");
+        } catch (const ua::timeout_error&) {
+        }
+        p.kill();
+        const int code = co_await p.wait();
+        if (code != -SIGKILL) s.fail("subprocess: a killed child's wait() gave " + std::to_string(code));
+        break;
+    }
+    default: {
+        ua::task<ua::process> spawning = ua::create_subprocess_exec("/bin/cat", {}, o);
+        ua::process p = co_await std::move(spawning);
+        p.stdin_pipe().write(stress::payload(s.rng.next(), 1000));
+        std::string got = co_await p.stdout_pipe().readexactly(1000);
+        p.terminate();
+        const int code = co_await p.wait();
+        if (code != -SIGTERM) s.fail("subprocess: a terminated child's wait() gave " + std::to_string(code));
+        break;
+    }
+    }
+}
+
 struct action {
     const char* name;
     ua::task<> (*run)(soak&);
@@ -211,7 +256,7 @@ const std::array actions{
     action{"thread", act_thread},
     action{"udp", act_udp},
     action{"task_group", act_task_group},
-    // Hook: action{"subprocess", ...} once uvasync has processes.
+    action{"subprocess", act_subprocess},
 };
 
 ua::task<> worker(soak* s) {
