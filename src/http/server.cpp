@@ -556,7 +556,9 @@ void server_core::cancel_remaining() noexcept {
 }
 
 std::string_view server_core::date_line() noexcept {
-    if (!opts.send_date) return {};
+    // Empty but not null: serialize() copies it with memcpy, which must not
+    // be given a null pointer even for 0 bytes.
+    if (!opts.send_date) return std::string_view(date_buf, 0);
     const std::time_t t = std::time(nullptr);
     if (t != date_second) {
         static constexpr const char* days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};

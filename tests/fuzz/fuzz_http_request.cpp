@@ -19,7 +19,10 @@
 //    input in one piece (the handler echoes the method, target, path,
 //    query, headers and a checksum of the body, so a view that did not
 //    follow a buffer move shows), except for "100 Continue", which the
-//    server sends only when the body has not arrived with the head.
+//    server sends only when the body has not arrived with the head, and
+//    for the last answer when it is an error answer: Beast may reject the
+//    same bad head as 400 in one run and 431 in the other, or not before
+//    EOF (see check_agree).
 // Crashes, leaks and undefined behaviour are ASan's and UBSan's.
 // UVASYNC_FUZZ_SHOW=1 prints each input and its answers.
 //
@@ -250,9 +253,10 @@ ua::task<std::string> exchange(std::uint16_t port, const std::vector<std::string
     }
     ::shutdown(client, SHUT_WR);
     const auto until = std::chrono::steady_clock::now() + 10s;
-    while (open && collect(client, got)) {
+    for (int i = 0; open && collect(client, got); ++i) {
         if (std::chrono::steady_clock::now() > until) fail("the server did not close the connection within 10 s");
-        co_await ua::sleep(1ms);
+        if (i < 1000) co_await ua::sleep(0s); // a turn is enough, mostly
+        else co_await ua::sleep(1ms);
     }
     ::close(client);
     co_return got;
@@ -267,8 +271,10 @@ std::string without_continue(std::string s) {
     return s;
 }
 
-// `got` must be well-formed responses, 200s then at most one error last.
-void check_answers(std::string_view got, std::string_view other) {
+// `got` must be well-formed responses, 200s then at most one error last;
+// returns their statuses (100 Continue left out).
+std::vector<int> check_answers(std::string_view got, std::string_view other) {
+    std::vector<int> statuses;
     std::size_t at = 0;
     bool error_seen = false;
     while (at < got.size()) {
@@ -284,6 +290,7 @@ void check_answers(std::string_view got, std::string_view other) {
         }
         if (status != 200 && status != 400 && status != 413 && status != 417 && status != 431)
             fail("status " + std::to_string(status), got, other);
+        statuses.push_back(status);
         error_seen = status != 200;
         std::size_t length = 0;
         const std::size_t cl = head.find("\r\nContent-Length: ");
@@ -295,6 +302,30 @@ void check_answers(std::string_view got, std::string_view other) {
         at = head_end + 4 + length;
         if (at > got.size()) fail("a body shorter than its Content-Length", got, other);
     }
+    return statuses;
+}
+
+// The answers up to the first error answer (every answer, without one).
+std::string_view before_error(std::string_view all, const std::vector<int>& statuses) {
+    if (statuses.empty() || statuses.back() == 200) return all;
+    const std::size_t last = all.rfind("HTTP/1.1 " + std::to_string(statuses.back()) + " ");
+    return all.substr(0, last);
+}
+
+// The two runs' answers agree: the same bytes, or the same answers up to a
+// last error answer that differs or that only one run got. (Beast finds an
+// error in a request line as soon as the line is complete when it arrives
+// in one piece, but only once the whole head has arrived when it comes in
+// pieces: the same bad request is then a 400 in one run and a 431 (its
+// head outgrew the limit first) or no answer (closed at EOF before its head
+// ended) in the other; every one of them a rejection.)
+void check_agree(const std::string& one, const std::string& split) {
+    const std::string a = without_continue(one), b = without_continue(split);
+    if (a == b) return;
+    const std::string_view a_ok = before_error(a, check_answers(a, b));
+    const std::string_view b_ok = before_error(b, check_answers(b, a));
+    if (a_ok == b_ok && (a_ok.size() < a.size() || b_ok.size() < b.size())) return;
+    fail("the answers depend on how the input was split", one, split);
 }
 
 ua::task<> session(std::string_view in, unsigned config) {
@@ -315,15 +346,15 @@ ua::task<> session(std::string_view in, unsigned config) {
                      printable(split).c_str());
     check_answers(one, split);
     check_answers(split, one);
-    if (without_continue(one) != without_continue(split))
-        fail("the answers depend on how the input was split", one, split);
+    check_agree(one, split);
 
     srv.close();
     co_await srv.wait_closed();
     const auto until = std::chrono::steady_clock::now() + 5s;
-    while (srv.connections() != 0) {
+    for (int i = 0; srv.connections() != 0; ++i) {
         if (std::chrono::steady_clock::now() > until) fail("connections still open after close");
-        co_await ua::sleep(1ms);
+        if (i < 1000) co_await ua::sleep(0s);
+        else co_await ua::sleep(1ms);
     }
 }
 
