@@ -206,7 +206,7 @@ ua::task<> act_subprocess(soak& s) {
     case 0: {
         ua::task<ua::process> spawning = ua::create_subprocess_exec("/bin/cat", {}, o);
         ua::process p = co_await std::move(spawning);
-        std::string msg = stress::payload(s.rng.next(), 1 + s.rng.below(256 * 1024));
+        std::string msg = stress::payload(s.rng.next(), 1 + s.rng.below(128 * 1024)); // both ways past the pipe buffer
         const std::uint64_t sum = stress::fnv1a(msg);
         auto [out, err] = co_await p.communicate(std::move(msg));
         if (stress::fnv1a(out) != sum) s.fail("subprocess: cat's output differs from its input");
