@@ -7,7 +7,10 @@
 // or reported), and at the end RSS and the descriptor count are where they
 // were once the run had warmed up (both measured after malloc_trim).
 //
-//   stress_soak [--quick] [--seconds N] [--workers N] [--seed N]
+//   stress_soak [--quick] [--seconds N] [--workers N] [--seed N] [--action K]
+//
+// --action K runs only the K-th of `actions` (0 echo ... 9 subprocess), to
+// see which kind of traffic moves RSS.
 #include "stress.hpp"
 
 #include <sys/socket.h>
@@ -26,6 +29,7 @@ using stress::report;
 
 struct soak {
     stress::prng rng{1};
+    long only_action = -1; // --action K: only actions[K]
     std::uint16_t tcp_port = 0;
     std::string unix_path;
     ua::datagram_socket* udp_echo = nullptr;
@@ -261,7 +265,8 @@ const std::array actions{
 
 ua::task<> worker(soak* s) {
     while (!s->stop) {
-        const std::size_t k = s->rng.below(actions.size());
+        const std::size_t k = s->only_action >= 0 ? static_cast<std::size_t>(s->only_action) % actions.size()
+                                                  : s->rng.below(actions.size());
         try {
             co_await actions[k].run(*s);
             ++s->counts[k];
@@ -343,10 +348,12 @@ int main(int argc, char** argv) {
     const long seconds = a.get("seconds", 600, 60);
     const long workers = a.get("workers", 64, 32);
     const auto seed = static_cast<std::uint64_t>(a.get("seed", static_cast<long>(::time(nullptr) % 100000)));
+    const long only_action = a.get("action", -1);
     stress::set_nofile(16384);
     report rep("soak");
     soak s;
     s.rng = stress::prng(seed);
+    s.only_action = only_action;
     s.counts.resize(actions.size());
     figures f;
     stress::server_stats st;
