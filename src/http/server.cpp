@@ -242,6 +242,11 @@ struct conn_ops {
             if (!c.ctx->header_seen && p.is_header_done()) {
                 c.ctx->header_seen = true;
                 c.ctx->head_end = c.begin; // feed() stops at the end of the head
+                // Beast applies its header limit to what one call is given,
+                // and it takes the head field by field: a head that arrived
+                // in several reads can end up to a limit longer. The limit
+                // is on the whole head, however it was split.
+                if (c.ctx->head_end - c.ctx->head_begin > core().opts.max_header_size) return fail(431);
                 if (c.list == wait_list::head) core().unlink(&c);
                 if (!on_header()) return step::failed;
             }
@@ -556,7 +561,9 @@ void server_core::cancel_remaining() noexcept {
 }
 
 std::string_view server_core::date_line() noexcept {
-    if (!opts.send_date) return {};
+    // Empty but not null: serialize() copies it with memcpy, which must not
+    // be given a null pointer even for 0 bytes.
+    if (!opts.send_date) return std::string_view(date_buf, 0);
     const std::time_t t = std::time(nullptr);
     if (t != date_second) {
         static constexpr const char* days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};

@@ -2,6 +2,9 @@
 // an aiohttp server, started by the tests), and against http::serve.
 #include "http_test_util.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <algorithm>
 
 using namespace http_test;
@@ -134,6 +137,54 @@ ua::task<> refused_and_bad_urls() {
 }
 
 TEST(HttpClient, ConnectionRefusedAndBadUrls) { run_test(refused_and_bad_urls()); }
+
+// A listener whose backlog is full: the kernel drops further SYNs, so a
+// connect to it neither succeeds nor fails. Closes everything it opened.
+struct blackhole {
+    std::vector<int> fds;
+    std::uint16_t port = 0;
+    blackhole() {
+        const int l = ::socket(AF_INET, SOCK_STREAM, 0);
+        fds.push_back(l);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t len = sizeof a;
+        if (::bind(l, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(l, 0) != 0 ||
+            ::getsockname(l, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+            throw std::runtime_error("blackhole listener");
+        port = ntohs(a.sin_port);
+        for (int i = 0; i < 8; ++i) { // backlog 0 still queues one or two
+            const int c = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+            ::connect(c, reinterpret_cast<sockaddr*>(&a), sizeof a);
+            fds.push_back(c);
+        }
+    }
+    ~blackhole() {
+        for (int fd : fds) ::close(fd);
+    }
+};
+
+// connect_timeout bounds the connect alone: a server that never completes
+// the handshake fails the request with a timeout, and the request's total
+// timeout is not what ends it.
+ua::task<> connect_timeout() {
+    blackhole hole;
+    http::client_options o;
+    o.connect_timeout = std::chrono::milliseconds(300);
+    o.timeout = std::chrono::seconds(30);
+    http::client session(o);
+    const auto t0 = std::chrono::steady_clock::now();
+    co_await expect_client_error(session.get(url(hole.port, "/")), [](const http::client_error& e) {
+        EXPECT_TRUE(e.timed_out()) << e.code() << " " << e.what();
+    });
+    const auto took = std::chrono::steady_clock::now() - t0;
+    EXPECT_GE(took, std::chrono::milliseconds(250));
+    EXPECT_LT(took, std::chrono::seconds(10)); // not the 30 s total
+    EXPECT_EQ(session.active(), 0u);
+}
+
+TEST(HttpClient, ConnectTimeoutOnAListenerThatNeverAccepts) { run_test(connect_timeout()); }
 
 ua::task<> against_aiohttp() {
     peer_server peer = co_await start_peer(python, peers_dir + "/aiohttp_server.py");

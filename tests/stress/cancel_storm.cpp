@@ -8,8 +8,7 @@
 //
 //   stress_cancel_storm [--quick] [--rounds N] [--tasks N] [--seed N]
 //
-// Adding a kind of operation is one function below and one row in `kinds`
-// (process wait and file read go there once uvasync has them).
+// Adding a kind of operation is one function below and one row in `kinds`.
 #include "stress.hpp"
 
 #include <sys/socket.h>
@@ -49,6 +48,8 @@ struct storm {
     std::string first_failure;
     std::vector<int> blackhole_fds;
     ua::event round_over; // the silent server's handlers return
+    ua::process sleeper;  // a child that outlives the storm: waits on it park
+    std::string file_path; // 256 KiB of lines that file reads go through
 };
 
 ua::task<> park_sleep(storm& s) {
@@ -134,6 +135,40 @@ ua::task<> park_shield(storm& s) {
     co_await ua::shield(std::move(inner));
 }
 
+// Waits for a child: mostly the long sleeper every such task shares (the
+// loop's close kills it), one time in eight a child of its own that exits
+// at once, so that a cancellation races with the exit notification.
+ua::task<> park_process_wait(storm& s) {
+    if (s.rng.below(8) == 0) {
+        ua::task<ua::process> spawning = ua::create_subprocess_exec("/bin/true");
+        ua::process p = co_await std::move(spawning);
+        const int code = co_await p.wait();
+        if (code != 0) throw std::runtime_error("/bin/true exited " + std::to_string(code));
+    } else {
+        const int code = co_await s.sleeper.wait();
+        (void)code;
+    }
+}
+
+// Reads the file through, by lines or in pieces, and closes it: cancelled
+// while a request is on the thread pool or while the buffer serves it.
+ua::task<> park_file_read(storm& s) {
+    const bool lines = s.rng.below(2) == 0;
+    const std::size_t piece = 1 + s.rng.below(64 * 1024);
+    ua::task<ua::file> opening = ua::open_file(s.file_path, "r");
+    ua::file f = co_await std::move(opening);
+    std::size_t total = 0;
+    for (;;) {
+        std::string got;
+        if (lines) got = co_await f.readline();
+        else got = co_await f.read(piece);
+        if (got.empty()) break;
+        total += got.size();
+    }
+    co_await f.close();
+    if (total != 256 * 1024) throw std::runtime_error("file read: " + std::to_string(total) + " bytes");
+}
+
 ua::task<> park_task_group(storm& s) {
     auto body = [&s](ua::task_group& tg) -> ua::task<> {
         tg.create_task(park_sleep(s));
@@ -166,8 +201,8 @@ const std::array kinds{
     kind{"gather", park_gather},
     kind{"shield", park_shield},
     kind{"task_group", park_task_group},
-    // Hooks: kind{"process_wait", ...} and kind{"file_read", ...} once
-    // uvasync has processes and files.
+    kind{"process_wait", park_process_wait},
+    kind{"file_read", park_file_read},
 };
 
 // One operation of kind k, with its outcome tallied. With `pending`, the
@@ -326,6 +361,15 @@ ua::task<> storm_rounds(storm* s, long rounds, long n, round_figures* f, report*
     s->blackhole_port = make_blackhole(*s);
     s->full_q.put_nowait(1);
     s->full_q.put_nowait(1);
+    std::vector<std::string> sleep_args{"3600"};
+    ua::task<ua::process> spawning = ua::create_subprocess_exec("/bin/sleep", std::move(sleep_args));
+    s->sleeper = co_await std::move(spawning);
+    std::string lines;
+    for (int i = 0; lines.size() < 256 * 1024; ++i) lines += std::string(static_cast<std::size_t>(i % 97), 'x') + "\n";
+    lines.resize(256 * 1024);
+    s->file_path = "/tmp/uvasync-cancel-storm-" + std::to_string(::getpid());
+    ua::task<> writing = ua::write_file(s->file_path, std::move(lines));
+    co_await std::move(writing);
     for (long r = 0; r < rounds && rep->ok(); ++r) {
         bool stop = false;
         ua::task_handle<> w = ua::create_task(waker(s, &stop));
@@ -388,6 +432,9 @@ int main(int argc, char** argv) {
         rep.check(false, e.what());
     }
     for (int fd : s.blackhole_fds) ::close(fd);
+    if (!s.file_path.empty()) ::unlink(s.file_path.c_str());
+    rep.check(!s.sleeper.valid() || s.sleeper.returncode() == -SIGKILL,
+              "the sleeper child was not killed when the loop closed");
     long done = 0, cancelled = 0, failed = 0;
     std::string per_kind;
     for (std::size_t k = 0; k < kinds.size(); ++k) {

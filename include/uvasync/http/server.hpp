@@ -43,7 +43,8 @@
 namespace uvasync::http {
 
 struct server_options {
-    // Request line plus headers; a longer head gets 431.
+    // Request line plus headers, the empty line that ends them included
+    // (however the head was split into reads); a longer head gets 431.
     std::size_t max_header_size = 8 * 1024;
     // A request body (after de-chunking); a larger one gets 413. aiohttp's
     // client_max_size.
