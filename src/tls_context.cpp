@@ -53,7 +53,6 @@ std::shared_ptr<tls_context_state> new_state(const char* what) {
     // No renegotiation (a TLS 1.2 peer cannot make a write wait for a read);
     // a peer's unexpected EOF is handled by the connection (it reads as EOF).
     SSL_CTX_set_options(s->ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
-    SSL_CTX_set_mode(s->ctx, SSL_MODE_RELEASE_BUFFERS);
     SSL_CTX_set_alpn_select_cb(s->ctx, &select_alpn, s.get());
     return s;
 }
