@@ -1,6 +1,7 @@
 // Servers: listening sockets, accepting, the per-connection handler task,
 // start_server and start_unix_server.
 #include "stream_conn.hpp"
+#include "tls_session.hpp"
 
 #include <uvasync/detail/operation.hpp>
 #include <uvasync/event_loop.hpp>
@@ -42,6 +43,8 @@ struct server_state final : loop_core::resource {
     std::uint32_t refs = 1; // the server handle's
     std::shared_ptr<const client_connected_handler> handler;
     std::size_t limit = default_stream_limit;
+    std::optional<tls_context> tls;
+    std::int64_t tls_timeout_ns = 0;
     bool is_pipe = false;
     bool closed = false;
     bool loop_gone = false;
@@ -202,6 +205,25 @@ task<> run_client(std::shared_ptr<const client_connected_handler> fn, stream_rea
     }
 }
 
+// A TLS connection's task: the handshake first. A client that fails it is
+// reported and dropped; the handler never sees it.
+task<> run_tls_client(std::shared_ptr<const client_connected_handler> fn, stream_conn* c, std::int64_t timeout_ns,
+                      stream_reader r, stream_writer w) {
+    bool ok = false;
+    try {
+        co_await tls_handshake_op(c, timeout_ns);
+        ok = true;
+    } catch (const cancelled_error&) {
+        throw;
+    } catch (...) {
+        c->abort();
+        std::string name;
+        if (auto t = current_task()) name = t->get_name();
+        get_running_loop().core().report("TLS handshake failed", std::current_exception(), std::move(name));
+    }
+    if (ok) co_await run_client(std::move(fn), std::move(r), std::move(w));
+}
+
 } // namespace
 
 void server_state::on_connection(uv_stream_t* ls, int status) {
@@ -231,7 +253,13 @@ void server_state::on_connection(uv_stream_t* ls, int status) {
     s->clients.push_back(c);
     try {
         auto rw = c->make_pair();
-        s->loop->owner().create_task(run_client(s->handler, std::move(rw.first), std::move(rw.second)));
+        if (s->tls) {
+            tls_attach(c, *s->tls, true, {});
+            s->loop->owner().create_task(
+                run_tls_client(s->handler, c, s->tls_timeout_ns, std::move(rw.first), std::move(rw.second)));
+        } else {
+            s->loop->owner().create_task(run_client(s->handler, std::move(rw.first), std::move(rw.second)));
+        }
     } catch (...) {
         // the reader and writer are gone: the connection closes
     }
@@ -317,6 +345,8 @@ server_state* new_server_state(client_connected_handler& handler, const server_o
     s->loop = &get_running_loop().core();
     s->handler = std::make_shared<const client_connected_handler>(std::move(handler));
     s->limit = o.limit;
+    s->tls = o.tls;
+    s->tls_timeout_ns = handshake_timeout_ns(o.tls_handshake_timeout);
     s->is_pipe = is_pipe;
     s->loop->add_resource(*s);
     return s;
@@ -422,6 +452,16 @@ task<server> start_unix_server(client_connected_handler handler, std::string pat
     server srv = detail::server_state::make(detail::new_server_state(handler, options, true, "start_unix_server"));
     detail::server_state::of(srv)->listen_unix(path, options);
     co_return srv;
+}
+
+task<server> start_server(client_connected_handler handler, std::string host, std::uint16_t port) {
+    server_options options;
+    return start_server(std::move(handler), std::move(host), port, std::move(options));
+}
+
+task<server> start_unix_server(client_connected_handler handler, std::string path) {
+    server_options options;
+    return start_unix_server(std::move(handler), std::move(path), std::move(options));
 }
 
 } // namespace uvasync

@@ -18,6 +18,10 @@
 // rest goes into a pooled write request. One request is in flight at a
 // time; later writes are appended to the next (staged) one, so that many
 // small writes become one writev.
+//
+// TLS (src/tls_session.hpp): a TLS connection has `tls` set; its socket
+// bytes pass through OpenSSL on their way into the read buffer and out of
+// the writes.
 #pragma once
 
 #include <uv.h>
@@ -39,6 +43,7 @@
 namespace uvasync::detail {
 
 struct server_state;
+struct tls_session;
 class stream_conn;
 
 struct write_req final : uv_request<uv_write_t, stream_conn> {
@@ -71,6 +76,9 @@ public:
     // --- reading ---
     static void on_alloc(uv_handle_t* h, std::size_t suggested, uv_buf_t* buf);
     static void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
+    // Bytes for the reader (a plain socket's, or TLS plaintext): offered to
+    // a waiting reader where they are, the rest buffered; flow control.
+    void deliver(const char* p, std::size_t n);
     bool satisfied(read_want& w) noexcept;
     bool line_found(read_want& w) noexcept;
     bool separator_found(read_want& w) noexcept;
@@ -104,6 +112,17 @@ public:
     // Wakes every operation waiting on `list` now (not those that wait
     // again while being woken).
     void wake_all(intrusive_list<conn_wait_op>& list) noexcept;
+
+    // --- TLS (src/tls_stream.cpp) ---
+    void tls_on_read(ssize_t nread, const uv_buf_t* buf) noexcept;
+    bool tls_handshake_step() noexcept; // true when the handshake is done
+    void tls_read_plaintext() noexcept;
+    void tls_write(std::string_view plaintext);
+    void tls_flush() noexcept;        // ciphertext OpenSSL produced goes to the socket
+    void tls_close_notify() noexcept; // close() and write_eof()
+    void tls_fail(std::exception_ptr e, int status) noexcept;
+    void tls_closed() noexcept;       // the close callback, during a handshake
+    void rethrow_tls_failure() const; // throws the tls_error that failed it, if one did
 
     // --- closing ---
     void close() noexcept;          // graceful (writer.close())
@@ -147,6 +166,9 @@ public:
 
     // the server that accepted this connection
     server_state* srv = nullptr;
+
+    // TLS (null: a plain connection)
+    tls_session* tls = nullptr;
 
 private:
     friend struct stream_core; // destroy()

@@ -1,6 +1,7 @@
 // Streams: the connection object, stream_reader, stream_writer,
 // open_connection and open_unix_connection.
 #include "stream_conn.hpp"
+#include "tls_session.hpp"
 
 #include <uvasync/dns.hpp>
 #include <uvasync/event_loop.hpp>
@@ -131,6 +132,7 @@ void stream_core::destroy() noexcept { delete stream_conn::of(this); }
 void stream_core::resume_reading() noexcept { stream_conn::of(this)->maybe_resume_reading(); }
 
 stream_conn::~stream_conn() {
+    delete tls;
     std::free(own);
     if (staged) put_req(staged);
 }
@@ -162,6 +164,7 @@ void stream_conn::close() noexcept {
         reading = false;
     }
     paused_reading = false;
+    if (tls) tls_close_notify(); // (queued behind what was written)
     if (staged) submit_staged();
     if (handle_closing) return;
     if (inflight == 0) close_handle();
@@ -203,6 +206,7 @@ void stream_conn::on_close(uv_handle_t* hd) {
     c->closed = true;
     if (!c->loop_gone) {
         c->add_ref();
+        if (c->tls) c->tls_closed();
         c->wake_reader();
         c->wake_all(c->drain_waiters);
         c->wake_all(c->closed_waiters);
@@ -228,7 +232,7 @@ void stream_conn::close_for_loop() noexcept {
 
 void stream_conn::on_alloc(uv_handle_t* h, std::size_t, uv_buf_t* buf) {
     auto* c = static_cast<stream_conn*>(h->data);
-    if (c && c->want && !c->want->into.empty()) { // a reader lends its own buffer
+    if (c && c->want && !c->want->into.empty() && !c->tls) { // a reader lends its own buffer (not to ciphertext)
         buf->base = c->want->into.data();
         buf->len = c->want->into.size();
         return;
@@ -283,9 +287,50 @@ void stream_conn::wake_reader() noexcept {
     if (operation_base* r = std::exchange(reader, nullptr)) r->wake_now();
 }
 
+namespace {
+
+// asyncio's flow control: stop reading above 2 x limit unread (unless a
+// reader waits for more: asyncio resumes reading for a waiting reader).
+[[gnu::always_inline]] inline void pause_if_full(stream_conn* c) noexcept {
+    if (c->reading && c->rn > 2 * c->limit && !c->reader) {
+        uv_read_stop(c->stream);
+        c->reading = false;
+        c->paused_reading = true;
+    }
+}
+
+[[gnu::always_inline]] inline void deliver_bytes(stream_conn* c, const char* p, std::size_t n) {
+    if (c->rn == 0 && c->reader) {
+        // Offer the chunk to the waiting reader where it is; keep only what
+        // it leaves.
+        c->in_shared = true;
+        c->rp = p;
+        c->rn = n;
+        if (c->want->what == read_want::kind::any || c->satisfied(*c->want)) c->wake_reader();
+        c->in_shared = false;
+        const char* left = c->rp;
+        const std::size_t nleft = c->rn;
+        c->rp = c->own;
+        c->rn = 0;
+        if (nleft && c->reader_alive) c->append(left, nleft);
+    } else {
+        c->append(p, n);
+        if (c->reader && (c->want->what == read_want::kind::any || c->satisfied(*c->want))) c->wake_reader();
+    }
+    pause_if_full(c);
+}
+
+} // namespace
+
+void stream_conn::deliver(const char* p, std::size_t n) { deliver_bytes(this, p, n); }
+
 void stream_conn::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
     auto* c = static_cast<stream_conn*>(s->data);
     if (!c || nread == 0) return;
+    if (c->tls) [[unlikely]] {
+        c->tls_on_read(nread, buf);
+        return;
+    }
     if (nread < 0) {
         if (nread == UV_EOF) {
             c->eof = true;
@@ -303,29 +348,9 @@ void stream_conn::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
     if (c->want && !c->want->into.empty() && buf->base == c->want->into.data()) {
         c->want->got = n; // landed in the waiting reader's buffer
         c->wake_reader();
-    } else if (c->rn == 0 && c->reader) {
-        // Offer the chunk to the waiting reader where it is; keep only what
-        // it leaves.
-        c->in_shared = true;
-        c->rp = buf->base;
-        c->rn = n;
-        if (c->want->what == read_want::kind::any || c->satisfied(*c->want)) c->wake_reader();
-        c->in_shared = false;
-        const char* left = c->rp;
-        const std::size_t nleft = c->rn;
-        c->rp = c->own;
-        c->rn = 0;
-        if (nleft && c->reader_alive) c->append(left, nleft);
+        pause_if_full(c);
     } else {
-        c->append(buf->base, n);
-        if (c->reader && (c->want->what == read_want::kind::any || c->satisfied(*c->want))) c->wake_reader();
-    }
-    // asyncio's flow control: stop reading above 2 x limit unread (unless
-    // a reader waits for more: asyncio resumes reading for a waiting reader).
-    if (c->reading && c->rn > 2 * c->limit && !c->reader) {
-        uv_read_stop(c->stream);
-        c->reading = false;
-        c->paused_reading = true;
+        deliver_bytes(c, buf->base, n);
     }
 }
 
@@ -375,7 +400,10 @@ void stream_conn::maybe_resume_reading() noexcept {
     if (int rc = start_reading(); rc < 0) lose(rc);
 }
 
-void stream_conn::throw_read_error(const char* what) const { throw_uv_error(error, what); }
+void stream_conn::throw_read_error(const char* what) const {
+    if (tls) rethrow_tls_failure(); // (returns when the error is not TLS's)
+    throw_uv_error(error, what);
+}
 
 void stream_conn::release_reader() noexcept {
     reader_alive = false;
@@ -479,6 +507,7 @@ bool conn_wait_op::start() noexcept {
 }
 
 void conn_wait_op::throw_lost() const {
+    if (stream_conn::of(c_)->tls) stream_conn::of(c_)->rethrow_tls_failure();
     if (c_->error) throw make_uv_error(c_->error, "drain");
     throw make_uv_error(UV_ECONNRESET, "drain: connection lost");
 }
@@ -493,6 +522,10 @@ void stream_conn::check_writable(const char* what) const {
 void stream_conn::write(std::string_view sv) {
     check_writable("write");
     if (handle_closing || sv.empty()) return; // lost: dropped, as asyncio does
+    if (tls) {
+        tls_write(sv);
+        return;
+    }
     int n = UV_EAGAIN;
     if (!staged && inflight == 0) {
         uv_buf_t b;
@@ -523,6 +556,11 @@ void stream_conn::queue(std::string_view sv, int sent) {
 void stream_conn::write(std::string&& s) {
     check_writable("write");
     if (handle_closing || s.empty()) return;
+    if (tls) {
+        tls_write(s);
+        reuse_string(std::move(s));
+        return;
+    }
     int n = UV_EAGAIN;
     if (!staged && inflight == 0) {
         uv_buf_t b;
@@ -603,7 +641,8 @@ void stream_conn::after_flush() noexcept {
 void stream_conn::write_eof() {
     if (eof_requested || closing || handle_closing) return;
     eof_requested = write_closed = true;
-    if (inflight == 0 && !staged) do_shutdown();
+    if (tls) tls_close_notify();
+    if (inflight == 0 && !staged && !handle_closing) do_shutdown();
 }
 
 void stream_conn::do_shutdown() noexcept {
@@ -872,11 +911,22 @@ task<std::pair<stream_reader, stream_writer>> open_connection(std::string host, 
         detail::stream_conn* c = co_await detail::connect_one(loop, to, options.local_addr, options.limit, &status);
         if (c) {
             c->setup_accepted_or_connected();
-            co_return c->make_pair();
+            std::pair<stream_reader, stream_writer> rw = c->make_pair();
+            if (options.tls) {
+                detail::tls_attach(c, *options.tls, false,
+                                   options.server_hostname.empty() ? host : options.server_hostname);
+                co_await detail::tls_handshake_op(c, detail::handshake_timeout_ns(options.tls_handshake_timeout));
+            }
+            co_return std::move(rw);
         }
         last = to;
     }
     throw make_uv_error(status, ("connect to " + last.to_string()).c_str());
+}
+
+task<std::pair<stream_reader, stream_writer>> open_connection(std::string host, std::uint16_t port) {
+    connect_options options;
+    return open_connection(std::move(host), port, std::move(options));
 }
 
 task<std::pair<stream_reader, stream_writer>> open_unix_connection(std::string path, std::size_t limit) {

@@ -23,6 +23,27 @@ def _py(loop, mode):
     return ["%PY", "%BENCH/servers/py_server.py", "--loop", loop, "--mode", mode]
 
 
+# The TLS cases' certificate and key ("%CERT", "%KEY" in a command): one
+# self-signed EC certificate per run, made with `openssl req`.
+TLS_ARGS = ["--cert", "%CERT", "--key", "%KEY"]
+_tls_dir = None
+
+
+def tls_files():
+    global _tls_dir
+    if _tls_dir is None:
+        import atexit
+        import shutil
+        import subprocess
+        import tempfile
+        _tls_dir = tempfile.mkdtemp(prefix="uvasync-bench-tls-")
+        atexit.register(shutil.rmtree, _tls_dir, True)
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                        "-nodes", "-keyout", f"{_tls_dir}/key.pem", "-out", f"{_tls_dir}/cert.pem", "-days", "2",
+                        "-subj", "/CN=localhost"], check=True, capture_output=True)
+    return f"{_tls_dir}/cert.pem", f"{_tls_dir}/key.pem"
+
+
 def _aiohttp(loop):
     return ["%PY", "%BENCH/servers/aiohttp_hello.py", "--loop", loop]
 
@@ -33,6 +54,7 @@ def _aiohttp(loop):
 IMPLEMENTATIONS = {
     "libuv": {
         "echo": ["@libuv_echo"],
+        "tls_echo": ["@libuv_tls_echo", *TLS_ARGS],
         "line": ["@libuv_echo", "--line"],
         "http": ["@libuv_http"],
         "native": True,
@@ -40,6 +62,7 @@ IMPLEMENTATIONS = {
     },
     "asio": {
         "echo": ["@asio_echo"],
+        "tls_echo": ["@asio_tls_echo", *TLS_ARGS],
         "line": ["@asio_echo", "--line"],
         "http": ["@asio_http"],
         "native": True,
@@ -65,6 +88,7 @@ IMPLEMENTATIONS = {
     },
     "asyncio-streams": {
         "echo": _py("asyncio", "echo-streams"),
+        "tls_echo": _py("asyncio", "echo-streams") + TLS_ARGS,
         "line": _py("asyncio", "readline-streams"),
         "http": _py("asyncio", "http-streams"),
         "about": "CPython asyncio, start_server + StreamReader/StreamWriter",
@@ -77,6 +101,7 @@ IMPLEMENTATIONS = {
     },
     "uvloop-streams": {
         "echo": _py("uvloop", "echo-streams"),
+        "tls_echo": _py("uvloop", "echo-streams") + TLS_ARGS,
         "line": _py("uvloop", "readline-streams"),
         "http": _py("uvloop", "http-streams"),
         "about": "uvloop, start_server + StreamReader/StreamWriter",
@@ -89,6 +114,7 @@ IMPLEMENTATIONS = {
     },
     "uvasync": {
         "echo": ["@uvasync_echo_server"],
+        "tls_echo": ["@uvasync_tls_echo_server", *TLS_ARGS],
         "line": ["@uvasync_readline_echo_server"],
         "http": ["@uvasync_http_lib"],
         "http_client": ["@uvasync_http_client"],
@@ -111,12 +137,12 @@ IMPLEMENTATIONS = {
     },
 }
 IMPL_ORDER = list(IMPLEMENTATIONS)
-SERVER_KINDS = ("echo", "line", "http", "http_client")
+SERVER_KINDS = ("echo", "line", "http", "http_client", "tls_echo")
 
 # The reference columns of the tables (a case may name its own with
 # "ref_ceiling" / "ref_uvloop").
 REF_CEILING = "libuv"
-REF_UVLOOP = {"echo": "uvloop-streams", "line": "uvloop-streams",
+REF_UVLOOP = {"echo": "uvloop-streams", "line": "uvloop-streams", "tls_echo": "uvloop-streams",
               "idle": "uvloop-streams", "http": "uvloop-protocol", "idle_http": "aiohttp-uvloop",
               "http_client": "aiohttp-uvloop"}
 
@@ -152,6 +178,10 @@ CASES = [
      "quick_impls": ["aiohttp-uvloop", "uvasync"]},
     {"name": "burst-10k", "kind": "burst", "size": 64, "conns": 10000, "native_only": True, "repeats": 1,
      "quick_impls": ["libuv", "uvasync"]},
+    # TLS: TLS 1.3, TLS_AES_128_GCM_SHA256 for every server and loadgen --tls
+    {"name": "tls-echo-1KiB", "kind": "tls_echo", "size": 1024, "conns": 100, "pipeline": 1},
+    {"name": "callgrind-tls-echo-1KiB", "kind": "tls_echo", "method": "callgrind", "size": 1024, "conns": 10,
+     "pipeline": 1, "native_only": True, "repeats": 1},
     {"name": "callgrind-echo-64B", "kind": "echo", "method": "callgrind", "size": 64, "conns": 10,
      "pipeline": 1, "native_only": True, "repeats": 1, "quick_impls": ["libuv", "uvasync", "uvasync-idiomatic"]},
     {"name": "callgrind-readline-64B", "kind": "line", "method": "callgrind", "size": 64, "conns": 10,
@@ -178,6 +208,8 @@ CASE_TITLES = {
     "idle-http-5k": "5,000 idle HTTP keep-alive connections, each after one request: server memory",
     "http-client-10k": "HTTP client: 10,000 GETs over 100 pooled keep-alive connections against raw libuv",
     "burst-10k": "10,000 connections come and go: server RSS before, at the peak, after",
+    "tls-echo-1KiB": "TLS echo (TLS 1.3, AES-128-GCM), 1 KiB messages, 100 connections, ping-pong",
+    "callgrind-tls-echo-1KiB": "Instructions per request: TLS echo, 1 KiB ping-pong, 10 connections (callgrind)",
     "callgrind-echo-64B": "Instructions per request: echo, 64 B ping-pong, 10 connections (callgrind)",
     "callgrind-readline-64B": "Instructions per request: readline echo, 64 B lines, 10 connections (callgrind)",
     "callgrind-http-c10": "Instructions per request: HTTP hello, wrk -c10 (callgrind)",
@@ -368,6 +400,8 @@ class Binaries:
                 if path is None:
                     raise LookupError(f"not built ({rel(self.dirs[0] / part[1:])})")
                 cmd.append(str(path))
+            elif part in ("%CERT", "%KEY"):
+                cmd.append(tls_files()[0 if part == "%CERT" else 1])
             else:
                 cmd.append(part.replace("%PY", PY).replace("%BENCH", str(BENCH)))
         return cmd

@@ -237,7 +237,7 @@ def render_markdown(doc, charts):
     return "\n".join(out) + "\n"
 
 
-CALLGRIND_LABELS = {"echo": "echo", "line": "readline echo", "http": "HTTP hello"}
+CALLGRIND_LABELS = {"echo": "echo", "line": "readline echo", "http": "HTTP hello", "tls_echo": "TLS echo"}
 
 
 def render_callgrind(doc, w):

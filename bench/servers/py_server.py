@@ -172,7 +172,17 @@ def listening_socket(port: int) -> socket.socket:
     return sock
 
 
-async def serve(mode: str, port: int) -> None:
+def tls_context(cert, key):
+    if not cert:
+        return None
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3  # (its one suite here: TLS_AES_128_GCM_SHA256 is the client's)
+    ctx.load_cert_chain(cert, key)
+    return ctx
+
+
+async def serve(mode: str, port: int, tls=None) -> None:
     loop = asyncio.get_running_loop()
     stop = loop.create_future()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -180,7 +190,7 @@ async def serve(mode: str, port: int) -> None:
     sock = listening_socket(port)
     if mode in STREAM_HANDLERS:
         server = await asyncio.start_server(STREAM_HANDLERS[mode], sock=sock,
-                                            backlog=4096)
+                                            backlog=4096, ssl=tls)
     else:
         server = await loop.create_server(PROTOCOLS[mode], sock=sock,
                                           backlog=4096)
@@ -194,6 +204,8 @@ def main() -> int:
     ap.add_argument("--mode", choices=sorted([*STREAM_HANDLERS, *PROTOCOLS]),
                     required=True)
     ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--cert", help="TLS (streams modes): certificate chain; TLS 1.3, AES-128-GCM")
+    ap.add_argument("--key", help="TLS: private key")
     args = ap.parse_args()
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -208,7 +220,7 @@ def main() -> int:
     else:
         runner = None
     try:
-        (runner or asyncio.run)(serve(args.mode, args.port))
+        (runner or asyncio.run)(serve(args.mode, args.port, tls_context(args.cert, args.key)))
     except KeyboardInterrupt:
         pass
     return 0

@@ -35,9 +35,11 @@
 // handlers finish or close_clients() / abort_clients().
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -59,6 +61,13 @@ struct server_options {
     int backlog = 100;       // listen() backlog, as asyncio's default
     bool reuse_port = false; // SO_REUSEPORT: several servers share the port
     std::size_t limit = default_stream_limit; // each reader's buffer limit
+    // TLS (asyncio's ssl=): each connection is encrypted with this context
+    // before the handler runs. A client that fails the handshake, or does
+    // not finish it within tls_handshake_timeout, is dropped without
+    // reaching the handler (reported to the loop's exception handler as
+    // "TLS handshake failed"); it does not hold up other clients.
+    std::optional<tls_context> tls;
+    std::chrono::milliseconds tls_handshake_timeout{60'000};
 };
 
 // asyncio.Server.
@@ -109,12 +118,16 @@ private:
 // resolves to is bound), or "" for all interfaces (0.0.0.0 and ::). Port 0
 // picks a free port (see server::port()). Errors: std::system_error (e.g.
 // std::errc::address_in_use), std::invalid_argument for bad options.
+// (No default argument for `options`, as for open_connection: build
+// server_options as a named local, docs/gcc12.md.)
 task<server> start_server(client_connected_handler handler, std::string host, std::uint16_t port,
-                          server_options options = {});
+                          server_options options);
+task<server> start_server(client_connected_handler handler, std::string host, std::uint16_t port);
 
 // asyncio.start_unix_server. A socket file already at `path` (left by an
 // earlier run) is replaced; any other file there makes it throw
 // std::system_error (std::errc::address_in_use) and is left alone.
-task<server> start_unix_server(client_connected_handler handler, std::string path, server_options options = {});
+task<server> start_unix_server(client_connected_handler handler, std::string path, server_options options);
+task<server> start_unix_server(client_connected_handler handler, std::string path);
 
 } // namespace uvasync

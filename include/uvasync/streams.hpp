@@ -48,6 +48,7 @@
 #include "endpoint.hpp"
 #include "errors.hpp"
 #include "task.hpp"
+#include "tls.hpp"
 
 namespace uvasync {
 
@@ -337,6 +338,19 @@ public:
     // Bytes written and not yet handed to the kernel.
     std::size_t get_write_buffer_size() const noexcept;
 
+    // TLS. start_tls upgrades a plain connection in place (STARTTLS),
+    // as asyncio's start_tls: the side comes from the connection (accepted
+    // by a server: the server side), and bytes received but not read yet
+    // are the first handshake bytes. `server_hostname`: a client's SNI and
+    // the name its certificate must carry (needed when the context checks
+    // host names). Errors: tls_error / tls_certificate_error (the connection
+    // is closed then); a connection that is TLS already: std::runtime_error.
+    task<> start_tls(tls_context ctx, std::string server_hostname = {},
+                     std::chrono::milliseconds handshake_timeout = std::chrono::seconds(60));
+    // The TLS session's parameters; empty on a plain connection (or before
+    // the handshake completed).
+    std::optional<tls_info> tls() const;
+
     // The libuv stream (a uv_tcp_t or uv_pipe_t), for socket options and
     // the like (asyncio's get_extra_info('socket')); null once closed. Do
     // not read, write or close through it.
@@ -383,6 +397,13 @@ struct connect_options {
     // time, in the resolver's order; the first that connects wins. Accepted
     // for asyncio compatibility: attempts are not raced yet (RFC 8305).
     std::optional<std::chrono::milliseconds> happy_eyeballs_delay;
+    // TLS (asyncio's ssl=): the connection is encrypted with this context
+    // before open_connection returns.
+    std::optional<tls_context> tls;
+    // SNI and the name the server's certificate must carry; empty: `host`.
+    std::string server_hostname;
+    // The handshake must finish within this (tls_error, std::errc::timed_out).
+    std::chrono::milliseconds tls_handshake_timeout{60'000};
 };
 
 // asyncio.open_connection. `host` is a numeric IPv4/IPv6 address or a name
@@ -390,8 +411,13 @@ struct connect_options {
 // std::errc::connection_refused; when every address failed, the last
 // address's error); bad arguments (limit 0): std::invalid_argument.
 // TCP_NODELAY is set.
+//
+// (No default argument for `options`: connect_options holds a tls_context
+// and a string, and GCC 12 destroys an aggregate temporary built inside a
+// co_await expression twice; build options as a named local, docs/gcc12.md.)
 task<std::pair<stream_reader, stream_writer>> open_connection(std::string host, std::uint16_t port,
-                                                              connect_options options = {});
+                                                              connect_options options);
+task<std::pair<stream_reader, stream_writer>> open_connection(std::string host, std::uint16_t port);
 
 // asyncio.open_unix_connection.
 task<std::pair<stream_reader, stream_writer>> open_unix_connection(std::string path,

@@ -32,5 +32,6 @@
 #include "task_handle.hpp"
 #include "timeout_scope.hpp"
 #include "timeouts.hpp"
+#include "tls.hpp"
 #include "with_cleanup.hpp"
 #include "wait.hpp"

@@ -4,6 +4,8 @@
 
 #include <uvasync/event_loop.hpp>
 
+#include <openssl/ssl.h>
+
 #include <algorithm>
 #include <climits>
 #include <mutex>
@@ -34,6 +36,22 @@ void check_header(std::string_view text, const char* what) {
 template <class V> void set(CURL* e, CURLoption option, V value) {
     if (const CURLcode rc = curl_easy_setopt(e, option, value); rc != CURLE_OK)
         throw std::runtime_error(std::string("http::client: curl_easy_setopt: ") + curl_easy_strerror(rc));
+}
+
+// client_options.tls: libcurl's own SSL_CTX (OpenSSL backend) takes the
+// context's trust store, client certificate and minimum version.
+CURLcode use_tls_context(CURL*, void* curl_ctx, void* ours) {
+    auto* to = static_cast<SSL_CTX*>(curl_ctx);
+    auto* from = static_cast<SSL_CTX*>(ours);
+    SSL_CTX_set1_cert_store(to, SSL_CTX_get_cert_store(from));
+    if (X509* cert = SSL_CTX_get0_certificate(from)) {
+        if (SSL_CTX_use_certificate(to, cert) != 1) return CURLE_SSL_CERTPROBLEM;
+        if (EVP_PKEY* key = SSL_CTX_get0_privatekey(from); key && SSL_CTX_use_PrivateKey(to, key) != 1)
+            return CURLE_SSL_CERTPROBLEM;
+    }
+    if (const long v = SSL_CTX_get_min_proto_version(from); v > SSL_CTX_get_min_proto_version(to))
+        SSL_CTX_set_min_proto_version(to, static_cast<int>(v));
+    return CURLE_OK;
 }
 
 template <class V> void set_multi(CURLM* m, CURLMoption option, V value) {
@@ -97,6 +115,12 @@ transfer_op::transfer_op(client_core* c, client_request r) : core_(c), req_(std:
     }
     if (const auto t = req_.timeout ? req_.timeout : o.timeout) set(e, CURLOPT_TIMEOUT_MS, as_ms(*t));
     if (o.connect_timeout) set(e, CURLOPT_CONNECTTIMEOUT_MS, as_ms(*o.connect_timeout));
+    if (o.tls) {
+        set(e, CURLOPT_SSL_VERIFYPEER, o.tls->verify_peer() ? 1L : 0L);
+        set(e, CURLOPT_SSL_VERIFYHOST, o.tls->check_hostname() ? 2L : 0L);
+        set(e, CURLOPT_SSL_CTX_FUNCTION, &use_tls_context);
+        set(e, CURLOPT_SSL_CTX_DATA, static_cast<void*>(o.tls->native_handle()));
+    }
 
     const bool has_body = !req_.body.empty();
     if (req_.method == "GET" && !has_body) {

@@ -594,6 +594,8 @@ task<server> start(server_core* core, server handle, std::string host, std::uint
     uvasync::server_options so;
     so.backlog = core->opts.backlog;
     so.reuse_port = core->opts.reuse_port;
+    so.tls = core->opts.tls;
+    so.tls_handshake_timeout = core->opts.tls_handshake_timeout;
     client_connected_handler accept = [core](stream_reader r, stream_writer w) {
         return serve_connection(core_ref(core), std::move(r), std::move(w));
     };
@@ -650,6 +652,16 @@ task<server> serve(handler fn, std::string host, std::uint16_t port, server_opti
     auto* core = new detail::server_core(std::move(options));
     core->fn = std::move(fn);
     return detail::start(core, detail::server_core::make_handle(core), std::move(host), port);
+}
+
+task<server> serve(router app, std::string host, std::uint16_t port) {
+    server_options options;
+    return serve(std::move(app), std::move(host), port, std::move(options));
+}
+
+task<server> serve(handler fn, std::string host, std::uint16_t port) {
+    server_options options;
+    return serve(std::move(fn), std::move(host), port, std::move(options));
 }
 
 } // namespace uvasync::http

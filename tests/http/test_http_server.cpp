@@ -48,8 +48,13 @@ http::router test_app() {
     return app;
 }
 
-ua::task<http::server> start(http::router app, http::server_options o = {}) {
+ua::task<http::server> start(http::router app, http::server_options o) {
     http::server srv = co_await http::serve(std::move(app), "127.0.0.1", 0, o);
+    co_return srv;
+}
+// (no `o = {}` default: a server_options temporary in a co_await, GCC 12)
+ua::task<http::server> start(http::router app) {
+    http::server srv = co_await http::serve(std::move(app), "127.0.0.1", 0);
     co_return srv;
 }
 

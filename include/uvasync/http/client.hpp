@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "../task.hpp"
+#include "../tls.hpp"
 
 namespace uvasync::http {
 
@@ -64,9 +65,11 @@ struct client_options {
     // aiohttp), at most max_redirects of them.
     bool follow_redirects = true;
     int max_redirects = 10;
-    // TLS settings will come with uvasync's TLS support (tls_context); until
-    // then https:// URLs use libcurl's defaults: the system's CA store, peer
-    // and host name verified.
+    // https:// URLs: without a context, libcurl's defaults (the system's CA
+    // store, peer and host name verified). With one, its trusted CAs
+    // (load_verify_locations), client certificate (load_cert_chain),
+    // minimum version, set_verify_peer and set_check_hostname apply.
+    std::optional<tls_context> tls;
 };
 
 struct client_request {

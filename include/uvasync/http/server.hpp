@@ -33,11 +33,13 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 
 #include "../endpoint.hpp"
 #include "../task.hpp"
+#include "../tls.hpp"
 #include "router.hpp"
 
 namespace uvasync::http {
@@ -64,7 +66,11 @@ struct server_options {
     bool send_date = true;
     int backlog = 128;
     bool reuse_port = false;
-    // TLS (server_options.tls) comes with TLS support in uvasync's streams.
+    // HTTPS: each connection is encrypted with this context (uvasync's
+    // server_options.tls); a client that fails the handshake, or does not
+    // finish it within tls_handshake_timeout, never reaches the router.
+    std::optional<tls_context> tls;
+    std::chrono::milliseconds tls_handshake_timeout{60'000};
 };
 
 namespace detail {
@@ -105,7 +111,12 @@ private:
 // Serves `app` (or a single handler for every request) on host:port; port 0
 // picks a free port. Errors: std::system_error (e.g. address in use),
 // std::invalid_argument for bad options.
-task<server> serve(router app, std::string host, std::uint16_t port, server_options options = {});
-task<server> serve(handler fn, std::string host, std::uint16_t port, server_options options = {});
+// (No default argument for `options`: server_options holds a tls_context,
+// and GCC 12 destroys an aggregate temporary inside a co_await expression
+// twice; build options as a named local, docs/gcc12.md.)
+task<server> serve(router app, std::string host, std::uint16_t port, server_options options);
+task<server> serve(handler fn, std::string host, std::uint16_t port, server_options options);
+task<server> serve(router app, std::string host, std::uint16_t port);
+task<server> serve(handler fn, std::string host, std::uint16_t port);
 
 } // namespace uvasync::http
