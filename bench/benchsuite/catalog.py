@@ -284,23 +284,23 @@ PROGRAM_FIGURES = {
 }
 CASES += [
     {"name": "push-1k", "kind": "push", "method": "program", "metric": "deliveries_per_s", "sense": "higher",
-     "target": 5.0, "args": ["--subscribers", "1000", "--seconds", "3", "--window", "100"], "estimate_s": 12},
+     "target": 5.0, "args": ["--subscribers", "1000", "--seconds", "3", "--window", "100"], "estimate_s": 6},
     {"name": "push-1k-latency", "kind": "push", "method": "program", "metric": "p99_us", "sense": "lower",
-     "target": 5.0, "args": ["--subscribers", "1000", "--seconds", "3", "--window", "1"], "estimate_s": 12},
+     "target": 5.0, "args": ["--subscribers", "1000", "--seconds", "3", "--window", "1"], "estimate_s": 6},
     {"name": "pipeline-1M", "kind": "pipeline", "method": "program", "metric": "records_per_s", "sense": "higher",
-     "target": 5.0, "args": ["--records", "1000000"], "estimate_s": 40},
+     "target": 5.0, "args": ["--records", "1000000"], "estimate_s": 10},
     {"name": "gateway-c100", "kind": "gateway", "method": "program", "metric": "rps", "sense": "higher",
-     "target": 5.0, "args": ["--conns", "100", "--seconds", "3"], "estimate_s": 6},
+     "target": 5.0, "args": ["--conns", "100", "--seconds", "3"], "estimate_s": 5},
     {"name": "crawler-1k", "kind": "crawler", "method": "program", "metric": "pages_per_s", "sense": "higher",
-     "target": 0.9, "target_metric": "of_ideal", "args": ["--pages", "1000", "--delay-ms", "5"], "estimate_s": 3},
+     "target": 0.9, "target_metric": "of_ideal", "args": ["--pages", "1000", "--delay-ms", "5"], "estimate_s": 2},
     {"name": "spawn-seq-1k", "kind": "spawn", "method": "program", "metric": "spawns_per_second",
-     "sense": "higher", "target": 3.0, "args": ["sequential", "1000"], "estimate_s": 2},
+     "sense": "higher", "target": 3.0, "args": ["sequential", "1000"], "estimate_s": 1.5},
     {"name": "spawn-100", "kind": "spawn", "method": "program", "metric": "spawns_per_second",
-     "sense": "higher", "target": 3.0, "args": ["concurrent", "100", "10"], "estimate_s": 2},
+     "sense": "higher", "target": 3.0, "args": ["concurrent", "100", "10"], "estimate_s": 1.5},
     {"name": "files-read-100MiB", "kind": "files", "method": "program", "metric": "mib_per_second",
-     "sense": "higher", "target": 0.9, "args": ["--case", "read_file"], "estimate_s": 4},
+     "sense": "higher", "target": 0.9, "args": ["--case", "read_file"], "estimate_s": 2},
     {"name": "files-lines-1M", "kind": "files", "method": "program", "metric": "lines_per_second",
-     "sense": "higher", "target": 0.9, "args": ["--case", "lines"], "estimate_s": 4},
+     "sense": "higher", "target": 0.9, "args": ["--case", "lines"], "estimate_s": 2},
 ]
 QUICK_CASES.append("spawn-seq-1k")
 CASE_TITLES.update({

@@ -436,7 +436,8 @@ def describe(case, s):
     method = case_method(case)
     if method == "program":  # programs (issues 9 and 12)
         from .catalog import PROGRAM_FIGURES
-        figures = [(case["metric"], case["metric"], 1)] + PROGRAM_FIGURES.get(case["kind"], [])
+        figures = [(case["metric"], case["metric"], 1)] + [f for f in PROGRAM_FIGURES.get(case["kind"], [])
+                                                            if f[1] != case["metric"]]
         return "  ".join(f"{label} {fmt_figure(s.get(key), digits)}" for label, key, digits in figures)
     if method == "client":
         return (f"{s['rps']:>11,.0f} req/s  {s['requests']:,} requests in {s['seconds']:.2f} s  "

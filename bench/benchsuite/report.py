@@ -416,7 +416,7 @@ def render_programs(doc, w):
             value = m.get(metric)
             r = (ref / value if lower else value / ref) if value and ref else None
             others = "; ".join(f"{name} {fmt(m.get(key), digits)}" for name, key, digits in
-                               PROGRAM_FIGURES.get(case["kind"], []))
+                               PROGRAM_FIGURES.get(case["kind"], []) if key != metric)
             target = ""
             if impl == "uvasync":
                 t = case["target"]
