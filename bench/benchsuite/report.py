@@ -409,7 +409,8 @@ def render_programs(doc, w):
         label = f"`{case['name']}`: {CASE_TITLES.get(case['name'], case.get('title', ''))}"
         for impl, e in res.items():
             if "skipped" in e or "failed" in e["median"]:
-                w(f"| {label} | {impl} | {e.get('skipped') or e['median']['failed'][:120]} | | | |")
+                why = f"skipped: {e['skipped']}" if "skipped" in e else f"failed: {e['median']['failed'][:120]}"
+                w(f"| {label} | {impl} | {why} | | | |")
                 label = ""
                 continue
             m = e["median"]
@@ -423,8 +424,9 @@ def render_programs(doc, w):
                 v = m.get(case["target_metric"]) if "target_metric" in case else r
                 what = f"{case['target_metric']} ≥ {t:g}" if "target_metric" in case else f"≥ {t:g}× {ref_impl}"
                 target = f"{what}: " + ("–" if v is None else f"{v:.2f}, {'met' if v >= t else '**missed**'}")
-            w(f"| {label} | {impl} | {fmt(value, 0 if value is None or abs(value) >= 100 else 2)} {metric}{' (lower is better)' if lower else ''} | "
-              f"{ratio(r, 1) if r is not None else '–'} | {others} | {target} |")
+            shown = f"{fmt(value, 0 if value is None or abs(value) >= 100 else 2)} {metric}"
+            w(f"| {label} | {impl} | {shown}{' (lower is better)' if lower else ''} | {ratio(r, 1) if r else '–'} | "
+              f"{others} | {target} |")
             label = ""
     w("")
 # ---- end of programs ----------------------------------------------------------
