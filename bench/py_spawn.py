@@ -1,8 +1,8 @@
-"""Subprocess benchmark (issue 9), the asyncio / uvloop side of
-bench/servers/uvasync_spawn.cpp: spawn + wait of /bin/true.
+"""Subprocess benchmark (issue 9; the suite's spawn-* cases), the asyncio /
+uvloop side of bench/servers/uvasync_spawn.cpp: spawn + wait of /bin/true.
 
-    /usr/bin/python3 bench/py_spawn.py asyncio sequential 1000
-    /usr/bin/python3 bench/py_spawn.py uvloop concurrent 100 [rounds]
+    /usr/bin/python3 bench/py_spawn.py sequential 1000
+    /usr/bin/python3 bench/py_spawn.py --uvloop concurrent 100 [rounds]
 
 Prints one JSON object, as the C++ program does.
 """
@@ -28,13 +28,14 @@ async def concurrent(n, rounds):
 
 
 def main():
-    impl, case, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    rounds = int(sys.argv[4]) if case == "concurrent" and len(sys.argv) > 4 else (10 if case == "concurrent" else 1)
+    args = sys.argv[1:]
+    impl = "uvloop" if args[:1] == ["--uvloop"] else "asyncio"
+    case, n, *rest = args[impl == "uvloop":]
+    n = int(n)
+    rounds = (int(rest[0]) if rest else 10) if case == "concurrent" else 1
     if impl == "uvloop":
         import uvloop
         uvloop.install()
-    elif impl != "asyncio":
-        raise SystemExit("impl: asyncio or uvloop")
     body = sequential(n) if case == "sequential" else concurrent(n, rounds)
     t0 = time.perf_counter()
     asyncio.run(body)

@@ -102,7 +102,7 @@ class Suite:
         if self.loadgen is None:
             sys.exit(f"suite: loadgen not built (looked in {', '.join(map(str, self.binaries.dirs))});"
                      " run scripts/bench or build bench/ first")
-        if shutil.which("wrk") is None and any(c["kind"] == "http" for c in self.cases):
+        if shutil.which("wrk") is None and any(c["kind"] in ("http", "gateway", "crawler") for c in self.cases):
             sys.exit("suite: wrk not found (apt-get install wrk)")
         if shutil.which("taskset") is None:
             sys.exit("suite: taskset not found (util-linux)")

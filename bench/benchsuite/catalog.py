@@ -266,40 +266,87 @@ BURST_TARGET = {"factor": 2.0, "slack_kib": 4096}
 
 
 
-# ---- programs (issue 12): push service and data pipeline ---------------------
-# The example programs (examples/) against their asyncio originals
-# (examples/python/, on asyncio and on uvloop; listed under the streams
-# implementations, which they are built on). Each case runs a driver of
-# bench/programs/ with the case's "args", "--" and the program's command; the
-# driver prints one JSON sample. "metric" is the figure of the summary and
-# "sense" says whether higher or lower is better; "target" is the least ratio
-# over uvloop that the issue asks for.
-IMPLEMENTATIONS["uvasync"]["push"] = ["@push_service"]
-IMPLEMENTATIONS["asyncio-streams"]["push"] = ["%PY", "%BENCH/../examples/python/push_service.py"]
-IMPLEMENTATIONS["uvloop-streams"]["push"] = ["%PY", "%BENCH/../examples/python/push_service.py", "--uvloop"]
-IMPLEMENTATIONS["uvasync"]["pipeline"] = ["@data_pipeline"]
-IMPLEMENTATIONS["asyncio-streams"]["pipeline"] = ["%PY", "%BENCH/../examples/python/data_pipeline.py"]
-IMPLEMENTATIONS["uvloop-streams"]["pipeline"] = ["%PY", "%BENCH/../examples/python/data_pipeline.py", "--uvloop"]
-SERVER_KINDS = SERVER_KINDS + ("push", "pipeline")
-REF_UVLOOP.update({"push": "uvloop-streams", "pipeline": "uvloop-streams"})
+# ---- programs (issues 9 and 12) -----------------------------------------------
+# Whole programs against their asyncio originals (examples/python/, bench/py_*.py;
+# on asyncio and on uvloop, listed under the streams implementations, or
+# under aiohttp's for the aiohttp programs). A case of kind K runs the driver
+# PROGRAM_DRIVERS[K] with the case's "args", "--" and the implementation's
+# command for K (without a driver: the command with the args); the driver
+# (or the program) prints one JSON sample, its last line. "metric" is the
+# figure compared with the reference (REF_UVLOOP[K]), "sense" whether higher
+# or lower is better, "target" the least ratio over the reference the issue
+# asks for, or, with "target_metric", the least value of that figure.
+_EX = "%BENCH/../examples/python/"
+PROGRAMS = {  # kind: uvasync's program, the Python original, its rows on asyncio and on uvloop
+    "push": ("@push_service", _EX + "push_service.py", "asyncio-streams", "uvloop-streams"),
+    "pipeline": ("@data_pipeline", _EX + "data_pipeline.py", "asyncio-streams", "uvloop-streams"),
+    "spawn": ("@uvasync_spawn", "%BENCH/py_spawn.py", "asyncio-streams", "uvloop-streams"),
+    "gateway": ("@api_gateway", _EX + "api_gateway.py", "aiohttp-asyncio", "aiohttp-uvloop"),
+    "crawler": ("@crawler", _EX + "crawler.py", "aiohttp-asyncio", "aiohttp-uvloop"),
+}
+for kind, (program, original, on_asyncio, on_uvloop) in PROGRAMS.items():
+    IMPLEMENTATIONS["uvasync"][kind] = [program]
+    IMPLEMENTATIONS[on_asyncio][kind] = ["%PY", original]
+    IMPLEMENTATIONS[on_uvloop][kind] = ["%PY", original, "--uvloop"]
+    REF_UVLOOP[kind] = on_uvloop
+IMPLEMENTATIONS["uvasync"]["files"] = ["@uvasync_files"]
+IMPLEMENTATIONS["asyncio-streams"]["files"] = ["%PY", "%BENCH/py_files.py"]
+IMPLEMENTATIONS["cpp-blocking"] = {"files": ["@uvasync_files", "--blocking"], "native": True,
+                                   "about": "plain blocking read(2) in C++ (uvasync_files --blocking): "
+                                            "the files cases' reference"}
+IMPL_ORDER = list(IMPLEMENTATIONS)
+REF_UVLOOP["files"] = "cpp-blocking"
+SERVER_KINDS = SERVER_KINDS + ("push", "pipeline", "spawn", "gateway", "crawler", "files")
 PROGRAM_DRIVERS = {
     "push": ["%PY", "%BENCH/programs/push_bench.py", "--load", "@push_load"],
     "pipeline": ["%PY", "%BENCH/programs/pipeline_bench.py"],
+    "gateway": ["%PY", "%BENCH/programs/gateway_bench.py", "--backend", "@uvasync_http_lib"],
+    "crawler": ["%PY", "%BENCH/programs/crawler_bench.py", "--site", "@crawler_site"],
+    "files": ["%PY", "%BENCH/programs/files_bench.py"],
+}
+# The figures of a sample shown beside the metric: kind -> (label, key, digits).
+PROGRAM_FIGURES = {
+    "push": [("p99 µs", "p99_us", 0), ("service CPU µs / delivery", "service_cpu_total_us", 2)],
+    "pipeline": [("wall s", "wall_s", 1), ("CPU µs / record", "cpu_us_per_record", 2)],
+    "gateway": [("p99 µs", "p99_us", 0), ("CPU µs / request", "cpu_us_per_request", 1)],
+    "crawler": [("of the ideal", "of_ideal", 2), ("of wrk -c20", "of_wrk_c20", 2),
+                ("CPU µs / page", "cpu_us_per_page", 0)],
+    "spawn": [("seconds", "seconds", 2)],
+    "files": [("median s", "median_seconds", 3), ("CPU s", "median_cpu_seconds", 3)],
 }
 CASES += [
     {"name": "push-1k", "kind": "push", "method": "program", "metric": "deliveries_per_s", "sense": "higher",
-     "target": 5.0, "args": ["--subscribers", "1000", "--seconds", "3", "--window", "100"], "estimate_s": 12},
+     "target": 5.0, "args": ["--subscribers", "1000", "--seconds", "3", "--window", "100"], "estimate_s": 6},
     {"name": "push-1k-latency", "kind": "push", "method": "program", "metric": "p99_us", "sense": "lower",
-     "target": 5.0, "args": ["--subscribers", "1000", "--seconds", "3", "--window", "1"], "estimate_s": 12},
+     "target": 5.0, "args": ["--subscribers", "1000", "--seconds", "3", "--window", "1"], "estimate_s": 6},
     {"name": "pipeline-1M", "kind": "pipeline", "method": "program", "metric": "records_per_s", "sense": "higher",
-     "target": 5.0, "args": ["--records", "1000000"], "estimate_s": 40},
+     "target": 5.0, "args": ["--records", "1000000"], "estimate_s": 10},
+    {"name": "gateway-c100", "kind": "gateway", "method": "program", "metric": "rps", "sense": "higher",
+     "target": 5.0, "args": ["--conns", "100", "--seconds", "3"], "estimate_s": 5},
+    {"name": "crawler-1k", "kind": "crawler", "method": "program", "metric": "pages_per_s", "sense": "higher",
+     "target": 0.9, "target_metric": "of_ideal", "args": ["--pages", "1000", "--delay-ms", "5"], "estimate_s": 2},
+    {"name": "spawn-seq-1k", "kind": "spawn", "method": "program", "metric": "spawns_per_second",
+     "sense": "higher", "target": 3.0, "args": ["sequential", "1000"], "estimate_s": 1.5},
+    {"name": "spawn-100", "kind": "spawn", "method": "program", "metric": "spawns_per_second",
+     "sense": "higher", "target": 3.0, "args": ["concurrent", "100", "10"], "estimate_s": 1.5},
+    {"name": "files-read-100MiB", "kind": "files", "method": "program", "metric": "mib_per_second",
+     "sense": "higher", "target": 0.9, "args": ["--case", "read_file"], "estimate_s": 2},
+    {"name": "files-lines-1M", "kind": "files", "method": "program", "metric": "lines_per_second",
+     "sense": "higher", "target": 0.9, "args": ["--case", "lines"], "estimate_s": 2},
 ]
+QUICK_CASES.append("spawn-seq-1k")
 CASE_TITLES.update({
     "push-1k": "Push service: messages delivered per second to 1,000 subscribers (100 messages in flight)",
     "push-1k-latency": "Push service: delivery latency to 1,000 subscribers, one message at a time",
     "pipeline-1M": "Data pipeline: 1 M JSON records, gzip in, transformed batches gzip out",
+    "gateway-c100": "API gateway: wrk -c100 POSTs through the gateway to a JSON backend",
+    "crawler-1k": "Crawler: 1,000 pages answered after 5 ms each, 20 requests at once",
+    "spawn-seq-1k": "Subprocesses: spawn + wait of /bin/true, 1,000 in sequence",
+    "spawn-100": "Subprocesses: spawn + wait of /bin/true, 100 at once, 10 rounds",
+    "files-read-100MiB": "Files: read a 100 MiB file whole",
+    "files-lines-1M": "Files: read a 1 M-line file line by line",
 })
-# ---- end of programs: push service and data pipeline --------------------------
+# ---- end of programs ----------------------------------------------------------
 
 
 def case_method(case):

@@ -60,7 +60,7 @@ class Measurer:
         (`cmd`); for the client benchmark, `cmd` is the client and the
         server is CLIENT_BENCH_SERVER's HTTP server, on the client CPU."""
         method = case_method(case)
-        if method == "program":  # programs (issue 12)
+        if method == "program":  # programs (issues 9 and 12)
             return self.measure_program(case, cmd, binaries)
         port = self.ports.take()
         if method == "client":
@@ -321,23 +321,25 @@ class Measurer:
                 say(f"{'uvasync_micro':>16}: {len(data.get('benchmarks', []))} results")
         return micro
 
-    # ---- programs (issue 12): push service and data pipeline ------------------
+    # ---- programs (issues 9 and 12) -------------------------------------------
     def measure_program(self, case, cmd, binaries):
-        """One sample: the case's driver (bench/programs/) runs the program."""
+        """One sample: the case's driver (bench/programs/) runs the program,
+        or the program, given the case's args, measures itself."""
         from .catalog import PROGRAM_DRIVERS
         driver = []
-        for part in PROGRAM_DRIVERS[case["kind"]]:
+        for part in PROGRAM_DRIVERS.get(case["kind"], []):
             if part.startswith("@"):
                 path = binaries.find(part[1:])
                 if path is None:
                     return {"ok": False, "error": f"{part[1:]} not built"}
                 part = str(path)
             driver.append(part.replace("%PY", PY).replace("%BENCH", str(BENCH)))
-        rc, out, err = run_client([*driver, *case["args"], "--", *cmd], timeout=600)
+        argv = [*driver, *case["args"], "--", *cmd] if driver else [*cmd, *case["args"]]
+        rc, out, err = run_client(argv, timeout=600)
         try:
             sample = json.loads(out.strip().splitlines()[-1])
         except (ValueError, IndexError):
-            sample = {"error": f"driver exit {rc}: {(err or '').strip()[-300:]}"}
+            sample = {"error": f"exit {rc}: {(err or '').strip()[-300:]}"}
         sample["ok"] = rc == 0 and "error" not in sample
         return sample
     # ---- end of programs --------------------------------------------------------
@@ -348,7 +350,7 @@ class Measurer:
         py = IMPLEMENTATIONS[impl][server_kind(case)][0] == "%PY"
         startup = 0.35 if py else 0.05
         method = case_method(case)
-        if method == "program":  # programs (issue 12)
+        if method == "program":  # programs (issues 9 and 12)
             return case["estimate_s"] * (3 if py else 1)
         if method == "idle":
             return startup + (2.0 if py else 1.0) + 0.5 + max(0.0, self.s.idle_hold - 1.5) + 0.3
@@ -400,9 +402,6 @@ MEDIAN_KEYS = {
     "burst": ["connections", "rss_start_kib", "rss_peak_kib", "rss_after_kib", "idle_s", "server_hwm_kib",
               "target_kib"],
     "callgrind": ["ir_per_request", "instructions", "requests", "ir_per_request_long_phase"],
-    # programs (issue 12): push service and data pipeline
-    "program": ["deliveries_per_s", "messages_per_s", "p50_us", "p99_us", "p999_us", "service_cpu_total_us",
-                "records_per_s", "own_records_per_s", "wall_s", "cpu_us_per_record"],
 }
 
 
@@ -417,7 +416,9 @@ def medians(case, samples):
         errs = "; ".join(sorted({s.get("error", "?") for s in samples}))
         return {"failed": errs or "no samples"}
     method = case_method(case)
-    m = {k: median([s.get(k) for s in ok]) for k in MEDIAN_KEYS[method]}
+    keys = MEDIAN_KEYS.get(method) or [k for k, v in ok[0].items()  # programs: every figure
+                                       if type(v) in (int, float) and k != "repeat"]
+    m = {k: median([s.get(k) for s in ok]) for k in keys}
     m["samples_ok"] = len(ok)
     m["samples"] = len(samples)
     if method in ("load", "client"):
@@ -433,12 +434,11 @@ def describe(case, s):
     if not s.get("ok"):
         return f"FAILED: {s.get('error', '?')}"
     method = case_method(case)
-    if method == "program":  # programs (issue 12)
-        if case["kind"] == "push":
-            return (f"{s['deliveries_per_s']:>11,.0f} deliveries/s  p50 {s['p50_us']:,} us  p99 {s['p99_us']:,} us  "
-                    f"service cpu {s['service_cpu_total_us']:.2f} us/delivery")
-        return (f"{s['records_per_s']:>11,.0f} records/s  {s['wall_s']:.1f} s  "
-                f"cpu {s['cpu_us_per_record']:.2f} us/record")
+    if method == "program":  # programs (issues 9 and 12)
+        from .catalog import PROGRAM_FIGURES
+        figures = [(case["metric"], case["metric"], 1)] + [f for f in PROGRAM_FIGURES.get(case["kind"], [])
+                                                            if f[1] != case["metric"]]
+        return "  ".join(f"{label} {fmt_figure(s.get(key), digits)}" for label, key, digits in figures)
     if method == "client":
         return (f"{s['rps']:>11,.0f} req/s  {s['requests']:,} requests in {s['seconds']:.2f} s  "
                 f"client cpu {s['client_cpu_total_us']:.1f} us/req")
@@ -456,6 +456,10 @@ def describe(case, s):
         extra = f" [other load {s['other_load_pct']:.0f}%]"
     return (f"{s['rps']:>11,.0f} req/s  {s['mib_s']:8.1f} MiB/s  p50 {s['p50_us']:8.0f} us  "
             f"p99 {s['p99_us']:8.0f} us  cpu {cpu} us/req{extra}")
+
+
+def fmt_figure(v, digits):
+    return "?" if v is None else f"{v:,.{digits}f}"
 
 
 # ---- wrk output ------------------------------------------------------------------

@@ -8,8 +8,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .catalog import (BURST_TARGET, CASE_TITLES, CLIENT_BENCH_SERVER, REF_CEILING, case_method, case_refs,
-                      evaluate_http_targets, evaluate_targets)
+from .catalog import (BURST_TARGET, CASE_TITLES, CLIENT_BENCH_SERVER, PROGRAM_FIGURES, REF_CEILING, case_method,
+                      case_refs, evaluate_http_targets, evaluate_targets)
 from .charts import make_charts
 
 
@@ -155,12 +155,13 @@ def render_markdown(doc, charts):
 
     render_http_targets(doc, w)
     render_callgrind(doc, w)
+    render_programs(doc, w)
 
     for case in doc["cases"]:
         name = case["name"]
         res = doc["results"][name]
         method = case_method(case)
-        if method == "callgrind":
+        if method in ("callgrind", "program"):
             continue
         w(f"## {CASE_TITLES.get(name, case.get('title', name))} (`{name}`)\n")
         if method == "burst":
@@ -168,9 +169,6 @@ def render_markdown(doc, charts):
             continue
         if method == "client":
             render_client(doc, case, res, w)
-            continue
-        if method == "program":  # programs (issue 12)
-            render_program(doc, case, res, w)
             continue
         ref_l, ref_u = case_refs(case)
         if method in ("idle", "idle_http"):
@@ -388,54 +386,49 @@ def render_client(doc, case, res, w):
     w("")
 
 
-# ---- programs (issue 12): push service and data pipeline ---------------------
-PROGRAM_COLUMNS = {  # kind -> (header, key, digits)
-    "push": [("deliveries/s", "deliveries_per_s", 0), ("messages/s", "messages_per_s", 1), ("p50 µs", "p50_us", 0),
-             ("p99 µs", "p99_us", 0), ("p99.9 µs", "p999_us", 0),
-             ("service CPU µs / delivery", "service_cpu_total_us", 2)],
-    "pipeline": [("records/s", "records_per_s", 0), ("wall s", "wall_s", 1),
-                 ("CPU µs / record", "cpu_us_per_record", 2)],
-}
-
-
-def render_program(doc, case, res, w):
-    """A program (examples/) against its asyncio original on asyncio and on uvloop."""
-    if case["kind"] == "push":
-        w("bench/programs/push_bench.py: a redis-server of its own and bench/programs/push_load.c on CPU "
-          f"{doc['method']['client_cpu']}, the service on CPU {doc['method']['server_cpu']}; 1,000 TCP subscribers "
-          "of one channel; messages PUBLISHed with the given number not yet delivered to every subscriber "
-          "(closed loop); a delivery is one message reaching one subscriber; latency from PUBLISH to the "
-          "subscriber's read. The asyncio rows are examples/python/push_service.py.\n")
-    else:
-        w("bench/programs/pipeline_bench.py: 1 M generated records in 20 *.json.gz files; the whole program's "
-          "wall-clock time (start-up included) and CPU time (all threads), not pinned (the compression runs "
-          "on a thread pool). The asyncio rows are examples/python/data_pipeline.py.\n")
-    _, ref_u = case_refs(case)
-    cols = PROGRAM_COLUMNS[case["kind"]]
-    metric, lower = case["metric"], case.get("sense") == "lower"
-    w("| Implementation | " + " | ".join(c[0] for c in cols) + f" | × {ref_u} ({metric}) |")
-    w("|---|" + "---:|" * (len(cols) + 1))
-    ref = (res.get(ref_u, {}).get("median") or {}).get(metric)
-    mine = None
-    for impl, e in res.items():
-        if "skipped" in e:
-            w(f"| {impl} | skipped: {e['skipped']} |" + " |" * len(cols))
-            continue
-        m = e["median"]
-        if "failed" in m:
-            w(f"| {impl} | failed: {m['failed'][:120]} |" + " |" * len(cols))
-            continue
-        value = m.get(metric)
-        r = (ref / value if lower else value / ref) if value and ref else None
-        if impl == "uvasync":
-            mine = r
-        w(f"| {impl} | " + " | ".join(fmt(m.get(k), d) for _, k, d in cols)
-          + f" | {'—' if r is None else f'{r:.2f}×'} |")
+# ---- programs (issues 9 and 12) -----------------------------------------------
+def render_programs(doc, w):
+    """Every program case in one table: the case's figure for each
+    implementation, its ratio to the reference and uvasync's target."""
+    cases = [c for c in doc["cases"] if case_method(c) == "program"]
+    if not cases:
+        return
+    w("## Programs\n")
+    w("Whole programs against their asyncio originals (issues 9 and 12): each sample is one run of the case's "
+      "driver in bench/programs/, or of the program itself (bench/README.md, \"Programs\"). × reference: the "
+      "case's figure against the reference row (uvloop; plain blocking read(2) in C++ for the files cases), "
+      "turned so that above 1× is better for the row (for a latency: reference / row). Target: what the "
+      "issue asks of uvasync.\n")
+    w("| Case | Implementation | figure | × reference | other figures | target |")
+    w("|---|---|---:|---:|---|---|")
+    for case in cases:
+        res = doc["results"][case["name"]]
+        _, ref_impl = case_refs(case)
+        metric, lower = case["metric"], case.get("sense") == "lower"
+        ref = (_median(doc, case["name"], ref_impl) or {}).get(metric)
+        label = f"`{case['name']}`: {CASE_TITLES.get(case['name'], case.get('title', ''))}"
+        for impl, e in res.items():
+            if "skipped" in e or "failed" in e["median"]:
+                why = f"skipped: {e['skipped']}" if "skipped" in e else f"failed: {e['median']['failed'][:120]}"
+                w(f"| {label} | {impl} | {why} | | | |")
+                label = ""
+                continue
+            m = e["median"]
+            value = m.get(metric)
+            r = (ref / value if lower else value / ref) if value and ref else None
+            others = "; ".join(f"{name} {fmt(m.get(key), digits)}" for name, key, digits in
+                               PROGRAM_FIGURES.get(case["kind"], []) if key != metric)
+            target = ""
+            if impl == "uvasync":
+                t = case["target"]
+                v = m.get(case["target_metric"]) if "target_metric" in case else r
+                what = f"{case['target_metric']} ≥ {t:g}" if "target_metric" in case else f"≥ {t:g}× {ref_impl}"
+                target = f"{what}: " + ("–" if v is None else f"{v:.2f}, {'met' if v >= t else '**missed**'}")
+            shown = f"{fmt(value, 0 if value is None or abs(value) >= 100 else 2)} {metric}"
+            w(f"| {label} | {impl} | {shown}{' (lower is better)' if lower else ''} | {ratio(r, 1) if r else '–'} | "
+              f"{others} | {target} |")
+            label = ""
     w("")
-    if mine is not None:
-        w(f"Target: uvasync ≥ {case['target']:g}× uvloop on {metric} "
-          f"({'lower is better, ratio = uvloop / uvasync' if lower else 'ratio = uvasync / uvloop'}): "
-          f"{mine:.2f}×, **{'met' if mine >= case['target'] else 'missed'}**.\n")
 # ---- end of programs ----------------------------------------------------------
 
 

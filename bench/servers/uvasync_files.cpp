@@ -1,15 +1,13 @@
-// File benchmark (issue 9): reading a whole file and reading a file line by
-// line, with uvasync (libuv fs requests on the thread pool) and with plain
-// blocking read(2) in C++, as bench/py_files.py does with Python's blocking
-// reads in asyncio.to_thread.
+// File benchmark (issue 9; the suite's files-* cases, which run it through
+// bench/programs/files_bench.py): reading a whole file and reading a file
+// line by line, with uvasync (libuv fs requests on the thread pool) and,
+// with --blocking, with plain blocking read(2) in C++, as bench/py_files.py
+// does with Python's blocking reads in asyncio.to_thread.
 //
-//   uvasync_files gen BIG_PATH LINES_PATH       # 100 MiB of bytes, 1 M lines
-//   uvasync_files read_file PATH [repeats]      # uvasync read_file()
-//   uvasync_files lines PATH [repeats]          # uvasync readline() until EOF
-//   uvasync_files blocking_read_file PATH [repeats]
-//   uvasync_files blocking_lines PATH [repeats]
+//   uvasync_files [--blocking] read_file PATH [repeats]   # uvasync read_file()
+//   uvasync_files [--blocking] lines PATH [repeats]       # uvasync readline() until EOF
 //
-// Each prints one JSON object with the median wall-clock seconds of
+// It prints one JSON object with the median wall-clock seconds of
 // `repeats` runs (default 5), the throughput, and the median CPU seconds
 // (user + system, every thread: the thread pool's reads count). Both sides make the same std::strings: the
 // whole file in one (resized, then read into), or one per line.
@@ -25,7 +23,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <functional>
 #include <string>
 #include <vector>
@@ -112,51 +109,23 @@ outcome blocking_lines(const std::string& path) {
     return o;
 }
 
-void generate(const std::string& big, const std::string& lines) {
-    std::string block(1 << 20, '\0');
-    std::uint32_t x = 2463534242u;
-    {
-        std::ofstream out(big, std::ios::binary);
-        for (int i = 0; i < 100; ++i) {
-            for (char& c : block) {
-                x ^= x << 13;
-                x ^= x >> 17;
-                x ^= x << 5;
-                c = static_cast<char>(x);
-            }
-            out.write(block.data(), static_cast<std::streamsize>(block.size()));
-        }
-    }
-    std::ofstream out(lines, std::ios::binary);
-    std::string line;
-    for (int i = 0; i < 1000000; ++i) { // 1 M lines of 1 to 120 bytes
-        line.assign("line ");
-        line += std::to_string(i);
-        line.append((static_cast<std::size_t>(i) * 7919u) % 100u, 'x');
-        line += '\n';
-        out << line;
-    }
-}
-
 } // namespace
 
 int main(int argc, char** argv) {
-    if (argc >= 4 && std::strcmp(argv[1], "gen") == 0) {
-        generate(argv[2], argv[3]);
-        return 0;
-    }
+    const bool blocking = argc >= 2 && std::strcmp(argv[1], "--blocking") == 0;
+    argv += blocking;
+    argc -= blocking;
     if (argc < 3) {
-        std::fprintf(stderr, "usage: %s gen BIG LINES | read_file|lines|blocking_read_file|blocking_lines PATH [repeats]\n",
-                     argv[0]);
+        std::fprintf(stderr, "usage: uvasync_files [--blocking] read_file|lines PATH [repeats]\n");
         return 2;
     }
     const std::string mode = argv[1], path = argv[2];
     const int repeats = argc >= 4 ? std::atoi(argv[3]) : 5;
     std::function<outcome()> once;
-    if (mode == "read_file") once = [&] { return ua::run(uv_read_file(path)); };
-    else if (mode == "lines") once = [&] { return ua::run(uv_lines(path)); };
-    else if (mode == "blocking_read_file") once = [&] { return blocking_read_file(path); };
-    else if (mode == "blocking_lines") once = [&] { return blocking_lines(path); };
+    if (mode == "read_file")
+        once = [&] { return blocking ? blocking_read_file(path) : ua::run(uv_read_file(path)); };
+    else if (mode == "lines")
+        once = [&] { return blocking ? blocking_lines(path) : ua::run(uv_lines(path)); };
     else {
         std::fprintf(stderr, "unknown mode %s\n", mode.c_str());
         return 2;
@@ -182,7 +151,6 @@ int main(int argc, char** argv) {
     std::printf("{\"impl\": \"%s\", \"case\": \"%s\", \"bytes\": %zu, \"lines\": %zu, \"repeats\": %d, "
                 "\"median_seconds\": %.5f, \"median_cpu_seconds\": %.5f, \"mib_per_second\": %.1f, "
                 "\"lines_per_second\": %.0f}\n",
-                mode.rfind("blocking", 0) == 0 ? "c++ blocking read(2)" : "uvasync",
-                mode.rfind("blocking_", 0) == 0 ? mode.c_str() + 9 : mode.c_str(), o.bytes, o.lines, repeats,
+                blocking ? "c++ blocking read(2)" : "uvasync", mode.c_str(), o.bytes, o.lines, repeats,
                 median, cpu[cpu.size() / 2], o.bytes / median / (1 << 20), o.lines / median);
 }

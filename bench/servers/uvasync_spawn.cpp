@@ -1,5 +1,6 @@
-// Subprocess benchmark (issue 9): spawn + wait of /bin/true, in sequence and
-// all at once, as bench/py_spawn.py does with asyncio and uvloop.
+// Subprocess benchmark (issue 9; the suite's spawn-* cases): spawn + wait of
+// /bin/true, in sequence and all at once, as bench/py_spawn.py does with
+// asyncio and uvloop.
 //
 //   uvasync_spawn sequential 1000
 //   uvasync_spawn concurrent 100 [rounds]
