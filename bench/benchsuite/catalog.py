@@ -180,6 +180,7 @@ CASES = [
      "quick_impls": ["libuv", "uvasync"]},
     # TLS: TLS 1.3, TLS_AES_128_GCM_SHA256 for every server and loadgen --tls
     {"name": "tls-echo-1KiB", "kind": "tls_echo", "size": 1024, "conns": 100, "pipeline": 1},
+    {"name": "tls-echo-16KiB", "kind": "tls_echo", "size": 16384, "conns": 100, "pipeline": 1},
     {"name": "callgrind-tls-echo-1KiB", "kind": "tls_echo", "method": "callgrind", "size": 1024, "conns": 10,
      "pipeline": 1, "native_only": True, "repeats": 1},
     {"name": "callgrind-echo-64B", "kind": "echo", "method": "callgrind", "size": 64, "conns": 10,
@@ -209,6 +210,7 @@ CASE_TITLES = {
     "http-client-10k": "HTTP client: 10,000 GETs over 100 pooled keep-alive connections against raw libuv",
     "burst-10k": "10,000 connections come and go: server RSS before, at the peak, after",
     "tls-echo-1KiB": "TLS echo (TLS 1.3, AES-128-GCM), 1 KiB messages, 100 connections, ping-pong",
+    "tls-echo-16KiB": "TLS echo (TLS 1.3, AES-128-GCM), 16 KiB messages, 100 connections, ping-pong",
     "callgrind-tls-echo-1KiB": "Instructions per request: TLS echo, 1 KiB ping-pong, 10 connections (callgrind)",
     "callgrind-echo-64B": "Instructions per request: echo, 64 B ping-pong, 10 connections (callgrind)",
     "callgrind-readline-64B": "Instructions per request: readline echo, 64 B lines, 10 connections (callgrind)",
