@@ -288,7 +288,9 @@ ua::task<> byte_by_byte() {
     auto [r, w] = co_await ua::open_connection("127.0.0.1", srv.port());
     const std::string req = "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
                             "5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nTrailer: t\r\n\r\n"
-                            "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n";
+                            "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"
+                            // an empty chunked body
+                            "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
     for (char ch : req) {
         w.write(std::string_view(&ch, 1));
         co_await w.drain();
@@ -296,10 +298,13 @@ ua::task<> byte_by_byte() {
     }
     auto first = co_await read_response(r);
     auto second = co_await read_response(r);
-    CO_ASSERT(first && second);
+    auto third = co_await read_response(r);
+    CO_ASSERT(first && second && third);
     EXPECT_EQ(first->status, 200);
     EXPECT_EQ(first->body, "hello world");
     EXPECT_EQ(second->body, "Hello, World!");
+    EXPECT_EQ(third->status, 200);
+    EXPECT_EQ(third->body, "");
     w.close();
     co_await stop(srv);
 }
