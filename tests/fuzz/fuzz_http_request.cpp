@@ -38,6 +38,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -45,6 +46,7 @@
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <vector>
 
 namespace {
@@ -169,7 +171,8 @@ int connect_to(std::uint16_t port) {
     a.sin_family = AF_INET;
     a.sin_port = htons(port);
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) fail("connect");
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0)
+        fail(std::string("connect: ") + std::strerror(errno));
     int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     return fd;
@@ -328,12 +331,33 @@ void check_agree(const std::string& one, const std::string& split) {
     fail("the answers depend on how the input was split", one, split);
 }
 
+// The port of the previous input's server. Every input gets a new server,
+// on the same port: where the server closes a connection first (an error
+// answer, Connection: close), its end waits in TIME_WAIT for 60 s holding
+// its port, so a new port per input ran the machine out of ports within
+// minutes (connect: EADDRNOTAVAIL). libuv binds with SO_REUSEADDR, which
+// lets a listener have a port that connections in TIME_WAIT hold.
+std::uint16_t g_port = 0;
+
+ua::task<http::server> serve_on_the_same_port(http::server_options o) {
+    if (g_port != 0) {
+        try {
+            co_return co_await http::serve(http::handler(describe), "127.0.0.1", g_port, o);
+        } catch (const std::system_error&) {
+            // taken meanwhile by someone else: a new one
+        }
+    }
+    http::server srv = co_await http::serve(http::handler(describe), "127.0.0.1", 0, o);
+    g_port = srv.port();
+    co_return srv;
+}
+
 ua::task<> session(std::string_view in, unsigned config) {
     http::server_options o;
     o.max_header_size = 1024;
     o.max_body_size = 4096;
     o.send_date = false;
-    http::server srv = co_await http::serve(http::handler(describe), "127.0.0.1", 0, o);
+    http::server srv = co_await serve_on_the_same_port(o);
     const std::uint16_t port = srv.port();
 
     const std::vector<std::string_view> whole{in};

@@ -10,6 +10,20 @@
 
 #include <uvasync/uvasync.hpp>
 
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UVASYNC_STRESS_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define UVASYNC_STRESS_ASAN 1
+#endif
+#if UVASYNC_STRESS_ASAN
+#include <sanitizer/allocator_interface.h>
+#else
+#include <malloc.h>
+#endif
+
 #include <dirent.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -92,6 +106,19 @@ inline long status_kib(const char* field) {
 }
 inline long rss_kib() { return status_kib("VmRSS"); }
 inline long peak_rss_kib() { return status_kib("VmHWM"); }
+
+// What the program holds allocated (KiB), as its allocator counts it: with
+// ASan, its allocator's live bytes (not the quarantine, not its caches);
+// otherwise glibc's bytes in use in every arena plus its mmapped blocks.
+// Unlike RSS, memory the allocator keeps for reuse is not in it.
+inline long heap_in_use_kib() {
+#if UVASYNC_STRESS_ASAN
+    return static_cast<long>(__sanitizer_get_current_allocated_bytes() / 1024);
+#else
+    const struct mallinfo2 m = ::mallinfo2();
+    return static_cast<long>((m.uordblks + m.hblkhd) / 1024);
+#endif
+}
 
 // Resets VmHWM to the current RSS (Linux >= 4.0), so that a later
 // peak_rss_kib() covers only what came after.
