@@ -291,6 +291,8 @@ for kind, (program, original, on_asyncio, on_uvloop) in PROGRAMS.items():
     IMPLEMENTATIONS[on_asyncio][kind] = ["%PY", original]
     IMPLEMENTATIONS[on_uvloop][kind] = ["%PY", original, "--uvloop"]
     REF_UVLOOP[kind] = on_uvloop
+# The spawn cases' ceiling: the same loop on raw libuv callbacks.
+IMPLEMENTATIONS["libuv"]["spawn"] = ["@libuv_spawn"]
 IMPLEMENTATIONS["uvasync"]["files"] = ["@uvasync_files"]
 IMPLEMENTATIONS["asyncio-streams"]["files"] = ["%PY", "%BENCH/py_files.py"]
 IMPLEMENTATIONS["cpp-blocking"] = {"files": ["@uvasync_files", "--blocking"], "native": True,
