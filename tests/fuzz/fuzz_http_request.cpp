@@ -34,6 +34,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -171,8 +172,18 @@ int connect_to(std::uint16_t port) {
     a.sin_family = AF_INET;
     a.sin_port = htons(port);
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0)
-        fail(std::string("connect: ") + std::strerror(errno));
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+        // libFuzzer's timeout watchdog is a SIGALRM every second; a connect
+        // it interrupts goes on without us: wait for it and take its result.
+        if (errno != EINTR) fail(std::string("connect: ") + std::strerror(errno));
+        pollfd p{fd, POLLOUT, 0};
+        while (::poll(&p, 1, -1) < 0 && errno == EINTR) {
+        }
+        int err = 0;
+        socklen_t len = sizeof err;
+        ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        if (err != 0) fail(std::string("connect: ") + std::strerror(err));
+    }
     int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     return fd;

@@ -25,6 +25,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -257,7 +258,10 @@ public:
         uv_os_fd_t fd = -1;
         uv_fileno(reinterpret_cast<uv_handle_t*>(rw.second.native_handle()), &fd);
         reader_fd_ = fd;
-        peer_ = ::accept(l.fd, nullptr, nullptr);
+        // (libFuzzer's timeout watchdog is a SIGALRM every second: blocking
+        // calls here are retried when it interrupts them)
+        do peer_ = ::accept(l.fd, nullptr, nullptr);
+        while (peer_ < 0 && errno == EINTR);
         if (peer_ < 0) fail("accept");
         trace_ = "limit=" + std::to_string(limit_) + "\n";
 
@@ -334,6 +338,7 @@ private:
                 trace_ += "feed " + show(c.data) + "\n";
                 for (std::size_t off = 0; off < c.data.size();) {
                     const ssize_t n = ::send(peer_, c.data.data() + off, c.data.size() - off, MSG_NOSIGNAL);
+                    if (n < 0 && errno == EINTR) continue;
                     if (n <= 0) fail("send");
                     off += static_cast<std::size_t>(n);
                 }
