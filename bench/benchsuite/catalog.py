@@ -181,6 +181,9 @@ CASES = [
     # TLS: TLS 1.3, TLS_AES_128_GCM_SHA256 for every server and loadgen --tls
     {"name": "tls-echo-1KiB", "kind": "tls_echo", "size": 1024, "conns": 100, "pipeline": 1},
     {"name": "tls-echo-16KiB", "kind": "tls_echo", "size": 16384, "conns": 100, "pipeline": 1},
+    # "reconnect": every connection carries one message, then closes and is
+    # opened again (loadgen --reconnect): a full handshake per request.
+    {"name": "tls-handshakes", "kind": "tls_echo", "size": 64, "conns": 20, "pipeline": 1, "reconnect": True},
     {"name": "callgrind-tls-echo-1KiB", "kind": "tls_echo", "method": "callgrind", "size": 1024, "conns": 10,
      "pipeline": 1, "native_only": True, "repeats": 1},
     {"name": "callgrind-echo-64B", "kind": "echo", "method": "callgrind", "size": 64, "conns": 10,
@@ -211,6 +214,8 @@ CASE_TITLES = {
     "burst-10k": "10,000 connections come and go: server RSS before, at the peak, after",
     "tls-echo-1KiB": "TLS echo (TLS 1.3, AES-128-GCM), 1 KiB messages, 100 connections, ping-pong",
     "tls-echo-16KiB": "TLS echo (TLS 1.3, AES-128-GCM), 16 KiB messages, 100 connections, ping-pong",
+    "tls-handshakes": "TLS full handshakes per second (TLS 1.3, X25519, ECDSA P-256 certificate): connect, "
+                      "handshake, one 64 B echo, close, 20 connections at a time",
     "callgrind-tls-echo-1KiB": "Instructions per request: TLS echo, 1 KiB ping-pong, 10 connections (callgrind)",
     "callgrind-echo-64B": "Instructions per request: echo, 64 B ping-pong, 10 connections (callgrind)",
     "callgrind-readline-64B": "Instructions per request: readline echo, 64 B lines, 10 connections (callgrind)",

@@ -96,7 +96,8 @@ class Measurer:
                 "--mode", "line" if case["kind"] == "line" else "echo",
                 "--conns", str(case["conns"]), "--size", str(case["size"]),
                 "--pipeline", str(case["pipeline"]), "--duration", str(duration),
-                "--warmup", str(warmup), "--server-pid", str(pid)] + (["--tls"] if case["kind"] == "tls_echo" else [])
+                "--warmup", str(warmup), "--server-pid", str(pid)] + (["--tls"] if case["kind"] == "tls_echo" else []) \
+            + (["--reconnect"] if case.get("reconnect") else [])
 
     def measure_echo(self, case, port, proc):
         cmd = self.loadgen_cmd(case, port, proc.pid, self.s.duration, self.s.warmup)

@@ -32,6 +32,12 @@
  * verified); the handshake happens before a connection counts as open, and
  * a request is S plaintext bytes each way.
  *
+ * --reconnect (echo mode, pipeline 1): each connection carries one message,
+ * then closes (after a close_notify with --tls) and a new one is opened in
+ * its place; a request is then connect + handshake + one echo, its latency
+ * measured from connect(). With --tls every handshake is a full one: the
+ * client keeps no sessions, so nothing is resumed.
+ *
  * Latency is recorded per request in a log-linear histogram (32 sub-buckets
  * per power of two, ~3% resolution); no allocation per request.
  */
@@ -141,6 +147,7 @@ static struct {
     int server_pid;
     int verify;
     int tls;
+    int reconnect;
 } opt = {
     .host = "127.0.0.1",
     .port = 0,
@@ -162,7 +169,7 @@ static void usage(const char *argv0) {
             "usage: %s --port N [--host 127.0.0.1] [--mode echo|line|idle|burst]\n"
             "          [--conns N] [--size BYTES] [--pipeline K]\n"
             "          [--duration S] [--warmup S] [--hold S]\n"
-            "          [--server-pid PID] [--verify] [--max-connecting N] [--tls]\n",
+            "          [--server-pid PID] [--verify] [--max-connecting N] [--tls] [--reconnect]\n",
             argv0);
 }
 
@@ -294,6 +301,7 @@ typedef struct conn {
     uint64_t *stamps;      /* ring of send timestamps, size pipeline */
     int ring_head, ring_len;
     SSL *ssl;              /* --tls */
+    uint64_t connect_start; /* --reconnect: when connect() was called */
 } conn;
 
 static SSL_CTX *tls_ctx;
@@ -312,6 +320,7 @@ static uint64_t verify_errors;
 static int n_open, n_connecting, n_next;
 static int measuring, stopping;
 static uint64_t measured_requests;
+static uint64_t closed_completed; /* --reconnect: responses of connections closed */
 static histogram hist;
 
 static void ep_mod(conn *c, int out) {
@@ -348,6 +357,7 @@ static void start_connect(conn *c) {
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     c->fd = fd;
     c->state = C_CONNECTING;
+    c->connect_start = now_ns();
     n_connecting++;
     int r = connect(fd, (struct sockaddr *)&addr, sizeof addr);
     if (r < 0 && errno != EINPROGRESS) {
@@ -406,8 +416,28 @@ static void on_connected(conn *c, uint64_t t) {
         ep_mod(c, 0);
         return;
     }
-    for (int i = 0; i < opt.pipeline; i++) queue_message(c, t);
+    for (int i = 0; i < opt.pipeline; i++) queue_message(c, opt.reconnect ? c->connect_start : t);
     flush(c);
+}
+
+/* --reconnect: the connection's one message came back; close it and open
+ * another in its place (unless the run is stopping) */
+static void reconnect(conn *c) {
+    epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
+    if (c->ssl) {
+        ERR_clear_error();
+        SSL_shutdown(c->ssl); /* sends close_notify; the server's is not awaited */
+        SSL_free(c->ssl);
+        c->ssl = NULL;
+    }
+    close(c->fd);
+    c->fd = -1;
+    c->state = C_CLOSED;
+    n_open--;
+    closed_completed += c->completed;
+    c->to_send = c->sent = c->received = c->completed = 0;
+    c->ring_head = c->ring_len = 0;
+    if (!stopping) start_connect(c);
 }
 
 static void on_bytes(conn *c, ssize_t n);
@@ -468,7 +498,11 @@ static void on_bytes(conn *c, ssize_t n) {
                 hist_record(&hist, t - st);
                 measured_requests++;
             }
-            if (!stopping) queue_message(c, t);
+            if (!stopping && !opt.reconnect) queue_message(c, t);
+        }
+        if (opt.reconnect && c->ring_len == 0) {
+            reconnect(c);
+            return;
         }
         flush(c);
     }
@@ -578,7 +612,7 @@ static int drain(uint64_t deadline) {
 }
 
 static uint64_t requests_total(void) {
-    uint64_t n = 0;
+    uint64_t n = closed_completed;
     for (int i = 0; i < opt.conns; i++) n += conns[i].completed;
     return n;
 }
@@ -675,6 +709,7 @@ int main(int argc, char **argv) {
         {"hold", required_argument, 0, 'H'},     {"server-pid", required_argument, 0, 'P'},
         {"verify", no_argument, 0, 'V'},         {"max-connecting", required_argument, 0, 'M'},
         {"connect-timeout", required_argument, 0, 'T'}, {"tls", no_argument, 0, 'S'},
+        {"reconnect", no_argument, 0, 'R'},
         {"help", no_argument, 0, '?'},           {0, 0, 0, 0},
     };
     int ch;
@@ -698,6 +733,7 @@ int main(int argc, char **argv) {
         case 'P': opt.server_pid = atoi(optarg); break;
         case 'V': opt.verify = 1; break;
         case 'S': opt.tls = 1; break;
+        case 'R': opt.reconnect = 1; break;
         case 'M': opt.max_connecting = atoi(optarg); break;
         case 'T': opt.connect_timeout = atof(optarg); break;
         default: usage(argv[0]); return 2;
@@ -709,6 +745,10 @@ int main(int argc, char **argv) {
     }
     if (opt.mode == MODE_LINE && opt.size < 2) opt.size = 2;
     if (opt.mode == MODE_BURST) opt.pipeline = 1;
+    if (opt.reconnect && (opt.mode != MODE_ECHO || opt.pipeline != 1)) {
+        fprintf(stderr, "loadgen: --reconnect is for echo mode with --pipeline 1\n");
+        return 2;
+    }
     signal(SIGPIPE, SIG_IGN);
     raise_nofile((long)opt.conns + 64);
     if (opt.tls) {
@@ -717,6 +757,7 @@ int main(int argc, char **argv) {
         SSL_CTX_set_ciphersuites(tls_ctx, "TLS_AES_128_GCM_SHA256");
         SSL_CTX_set_verify(tls_ctx, SSL_VERIFY_NONE, NULL);
         SSL_CTX_set_mode(tls_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+        SSL_CTX_set_session_cache_mode(tls_ctx, SSL_SESS_CACHE_OFF); /* every handshake a full one */
     }
 
     memset(&addr, 0, sizeof addr);
@@ -827,10 +868,10 @@ int main(int argc, char **argv) {
     double rps = (double)measured_requests / secs;
     double mib = rps * (double)opt.size / (1024.0 * 1024.0);
     printf("{\"mode\":\"%s\",\"connections\":%d,\"connected\":%d,\"all_connected\":%s,"
-           "\"size\":%zu,\"pipeline\":%d,\"warmup_s\":%.3f,\"duration_s\":%.4f,\"connect_s\":%.3f,"
+           "\"size\":%zu,\"pipeline\":%d,\"reconnect\":%s,\"warmup_s\":%.3f,\"duration_s\":%.4f,\"connect_s\":%.3f,"
            "\"requests\":%llu,\"rps\":%.1f,\"mib_s\":%.3f,\"requests_total\":%llu,\"drained\":%s,",
            opt.mode == MODE_LINE ? "line" : "echo", opt.conns, n_open, all ? "true" : "false", opt.size,
-           opt.pipeline, opt.warmup, secs, connect_s, (unsigned long long)measured_requests, rps, mib,
+           opt.pipeline, opt.reconnect ? "true" : "false", opt.warmup, secs, connect_s, (unsigned long long)measured_requests, rps, mib,
            (unsigned long long)requests_total(), drained ? "true" : "false");
     printf("\"latency_us\":{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p999\":%.1f,\"max\":%.1f,\"mean\":%.1f},",
            hist_percentile(&hist, 50) / 1e3, hist_percentile(&hist, 90) / 1e3, hist_percentile(&hist, 99) / 1e3,
