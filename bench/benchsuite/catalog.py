@@ -186,6 +186,8 @@ CASES = [
     {"name": "tls-handshakes", "kind": "tls_echo", "size": 64, "conns": 20, "pipeline": 1, "reconnect": True},
     {"name": "callgrind-tls-echo-1KiB", "kind": "tls_echo", "method": "callgrind", "size": 1024, "conns": 10,
      "pipeline": 1, "native_only": True, "repeats": 1},
+    {"name": "callgrind-tls-echo-16KiB", "kind": "tls_echo", "method": "callgrind", "size": 16384, "conns": 10,
+     "pipeline": 1, "native_only": True, "repeats": 1},
     {"name": "callgrind-echo-64B", "kind": "echo", "method": "callgrind", "size": 64, "conns": 10,
      "pipeline": 1, "native_only": True, "repeats": 1, "quick_impls": ["libuv", "uvasync", "uvasync-idiomatic"]},
     {"name": "callgrind-readline-64B", "kind": "line", "method": "callgrind", "size": 64, "conns": 10,
@@ -217,6 +219,7 @@ CASE_TITLES = {
     "tls-handshakes": "TLS full handshakes per second (TLS 1.3, X25519, ECDSA P-256 certificate): connect, "
                       "handshake, one 64 B echo, close, 20 connections at a time",
     "callgrind-tls-echo-1KiB": "Instructions per request: TLS echo, 1 KiB ping-pong, 10 connections (callgrind)",
+    "callgrind-tls-echo-16KiB": "Instructions per request: TLS echo, 16 KiB ping-pong, 10 connections (callgrind)",
     "callgrind-echo-64B": "Instructions per request: echo, 64 B ping-pong, 10 connections (callgrind)",
     "callgrind-readline-64B": "Instructions per request: readline echo, 64 B lines, 10 connections (callgrind)",
     "callgrind-http-c10": "Instructions per request: HTTP hello, wrk -c10 (callgrind)",
