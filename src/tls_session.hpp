@@ -1,12 +1,15 @@
 // The TLS layer of a stream connection (private).
 //
-// An OpenSSL SSL object between two memory BIOs sits under the
-// connection's plain buffers: ciphertext read from the socket goes into
-// `in`, and SSL_read's plaintext is delivered to the read buffer exactly as
-// a plain socket's bytes are; a write is SSL_write into `out`, whose
-// ciphertext then takes the plain write path (uv_try_write, then the staged
-// write request). So flow control, drain(), close() flushing and the
-// cancellation rules are the plain connection's own.
+// An OpenSSL SSL object sits under the connection's plain buffers, on a BIO
+// of ours: OpenSSL reads ciphertext straight from the buffer libuv read
+// into (`input`; what it leaves unread waits in `carry`), and SSL_read's
+// plaintext is delivered to the read buffer exactly as a plain socket's
+// bytes are; a write is SSL_write, whose records OpenSSL writes into
+// `output`, from which they take the plain write path (uv_try_write, then
+// the staged write request). So flow control, drain(), close() flushing and
+// the cancellation rules are the plain connection's own. (Memory BIOs cost
+// a memset and a copy more each way: BIO_write zero-fills the room it grows
+// into before it copies.)
 //
 // The plain hot paths pay one branch: on_read tests `tls`, and a TLS
 // connection keeps write_closed set, so that stream_writer::write's inline
@@ -48,16 +51,20 @@ struct tls_context_state {
 struct tls_session {
     enum class phase : std::uint8_t { handshaking, open, failed };
 
-    tls_session(std::shared_ptr<tls_context_state> c, SSL* s, BIO* i, BIO* o) noexcept
-        : ctx(std::move(c)), ssl(s), in(i), out(o) {}
-    ~tls_session() { SSL_free(ssl); } // frees the BIOs too
+    tls_session(std::shared_ptr<tls_context_state> c, SSL* s) noexcept : ctx(std::move(c)), ssl(s) {}
+    ~tls_session() { SSL_free(ssl); } // frees the BIO too
     tls_session(const tls_session&) = delete;
     tls_session& operator=(const tls_session&) = delete;
 
     std::shared_ptr<tls_context_state> ctx; // (the ALPN callback reads it)
     SSL* ssl;
-    BIO* in;  // ciphertext from the socket
-    BIO* out; // ciphertext for the socket
+    // Ciphertext from the socket: what libuv just read, while OpenSSL
+    // works on it, then what OpenSSL left of it (rarely anything).
+    const char* input = nullptr;
+    std::size_t input_size = 0;
+    std::string carry;
+    std::size_t carry_at = 0;
+    std::string output; // ciphertext for the socket, until tls_flush
     phase state = phase::handshaking;
     bool server = false;
     bool sent_close_notify = false;

@@ -1,5 +1,6 @@
 // The TLS layer of a stream connection: the handshake, ciphertext in and
-// out through memory BIOs, close_notify, writer.start_tls and writer.tls().
+// out through the connection's BIO, close_notify, writer.start_tls and
+// writer.tls().
 #include "stream_conn.hpp"
 #include "tls_session.hpp"
 
@@ -10,6 +11,7 @@
 #include <openssl/x509v3.h>
 
 #include <algorithm>
+#include <cstring>
 #include <memory>
 #include <stdexcept>
 
@@ -23,13 +25,6 @@ namespace {
 // as the shared read buffer).
 constexpr std::size_t plain_size = 64 * 1024;
 char* plain_buffer() noexcept {
-    thread_local std::unique_ptr<char[]> buffer(new char[plain_size]);
-    return buffer.get();
-}
-
-// Ciphertext on its way to uv_try_write (not the shared read buffer: a
-// plain connection's reader may be looking at that while it writes here).
-char* cipher_buffer() noexcept {
     thread_local std::unique_ptr<char[]> buffer(new char[plain_size]);
     return buffer.get();
 }
@@ -52,6 +47,70 @@ std::string openssl_reason(const char* fallback) {
     return out;
 }
 
+// ---- the connection's BIO ----------------------------------------------------
+// OpenSSL reads ciphertext from tls_session::carry, then ::input, and
+// writes its records to ::output (see tls_session.hpp).
+
+int bio_read(BIO* b, char* out, std::size_t size, std::size_t* got) {
+    BIO_clear_retry_flags(b);
+    tls_session& t = *static_cast<tls_session*>(BIO_get_data(b));
+    std::size_t n = 0;
+    if (t.carry_at < t.carry.size()) {
+        n = std::min(size, t.carry.size() - t.carry_at);
+        std::memcpy(out, t.carry.data() + t.carry_at, n);
+        t.carry_at += n;
+        if (t.carry_at == t.carry.size()) {
+            t.carry.clear();
+            t.carry_at = 0;
+        }
+    }
+    if (n < size && t.input_size) {
+        const std::size_t m = std::min(size - n, t.input_size);
+        std::memcpy(out + n, t.input, m);
+        t.input += m;
+        t.input_size -= m;
+        n += m;
+    }
+    *got = n;
+    if (n == 0) {
+        BIO_set_retry_read(b); // nothing yet: "want read"
+        return 0;
+    }
+    return 1;
+}
+
+int bio_write(BIO* b, const char* data, std::size_t size, std::size_t* written) {
+    BIO_clear_retry_flags(b);
+    tls_session& t = *static_cast<tls_session*>(BIO_get_data(b));
+    try {
+        t.output.append(data, size);
+    } catch (...) {
+        return 0; // SSL_write fails: the connection is lost
+    }
+    *written = size;
+    return 1;
+}
+
+long bio_ctrl(BIO*, int cmd, long, void*) { return cmd == BIO_CTRL_FLUSH ? 1 : 0; }
+
+int bio_create(BIO* b) {
+    BIO_set_init(b, 1);
+    return 1;
+}
+
+BIO_METHOD* connection_bio_method() {
+    static BIO_METHOD* const method = [] {
+        BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "uvasync connection");
+        if (m && (BIO_meth_set_read_ex(m, bio_read) != 1 || BIO_meth_set_write_ex(m, bio_write) != 1 ||
+                  BIO_meth_set_ctrl(m, bio_ctrl) != 1 || BIO_meth_set_create(m, bio_create) != 1)) {
+            BIO_meth_free(m);
+            m = nullptr;
+        }
+        return m;
+    }();
+    return method;
+}
+
 std::string bio_text(BIO* b) {
     char* data = nullptr;
     const long n = BIO_get_mem_data(b, &data);
@@ -69,18 +128,18 @@ void tls_attach(stream_conn* c, const tls_context& ctx, bool server, const std::
     ERR_clear_error();
     SSL* ssl = SSL_new(cs.ctx);
     if (!ssl) throw_openssl_error("TLS: SSL_new");
-    BIO* in = BIO_new(BIO_s_mem());
-    BIO* out = BIO_new(BIO_s_mem());
-    if (!in || !out) {
-        BIO_free(in);
-        BIO_free(out);
+    std::unique_ptr<tls_session> t;
+    try {
+        t = std::make_unique<tls_session>(tls_context_state::share(ctx), ssl);
+    } catch (...) {
         SSL_free(ssl);
-        throw std::bad_alloc();
+        throw;
     }
-    BIO_set_mem_eof_return(in, -1); // empty: "want more", not EOF
-    BIO_set_mem_eof_return(out, -1);
-    SSL_set_bio(ssl, in, out);
-    auto t = std::make_unique<tls_session>(tls_context_state::share(ctx), ssl, in, out);
+    BIO_METHOD* method = connection_bio_method();
+    BIO* bio = method ? BIO_new(method) : nullptr;
+    if (!bio) throw_openssl_error("TLS: BIO_new");
+    BIO_set_data(bio, t.get());
+    SSL_set_bio(ssl, bio, bio); // (owned by ssl from here on)
     t->server = server;
     if (server) {
         SSL_set_accept_state(ssl);
@@ -107,7 +166,7 @@ void tls_attach(stream_conn* c, const tls_context& ctx, bool server, const std::
     }
     // Bytes already received (STARTTLS) are the first handshake bytes.
     if (c->rn) {
-        BIO_write(in, c->rp, static_cast<int>(c->rn));
+        t->carry.assign(c->rp, c->rn);
         c->consume(c->rn);
     }
     c->tls = t.release();
@@ -140,10 +199,19 @@ void stream_conn::tls_on_read(ssize_t nread, const uv_buf_t* buf) noexcept {
         return;
     }
     if (t.state == tls_session::phase::failed) return;
-    BIO_write(t.in, buf->base, static_cast<int>(nread));
-    if (t.state == tls_session::phase::handshaking && !tls_handshake_step()) return;
-    if (handle_closing) return;
-    tls_read_plaintext();
+    t.input = buf->base; // (the shared read buffer: nothing else reads into it before this returns)
+    t.input_size = static_cast<std::size_t>(nread);
+    if ((t.state != tls_session::phase::handshaking || tls_handshake_step()) && !handle_closing)
+        tls_read_plaintext();
+    if (t.input_size && t.state != tls_session::phase::failed && !handle_closing) {
+        try {
+            t.carry.append(t.input, t.input_size); // (a record OpenSSL did not need yet)
+        } catch (...) {
+            lose(UV_ENOBUFS);
+        }
+    }
+    t.input = nullptr;
+    t.input_size = 0;
 }
 
 bool stream_conn::tls_handshake_step() noexcept {
@@ -246,42 +314,29 @@ void stream_conn::tls_write(std::string_view data) {
 }
 
 void stream_conn::tls_flush() noexcept {
-    BIO* out = tls->out;
-    for (;;) {
-        const std::size_t pending = BIO_ctrl_pending(out);
-        if (pending == 0) return;
-        if (handle_closing) {
-            char sink[4096];
-            while (BIO_read(out, sink, sizeof sink) > 0) {
-            }
-            return;
-        }
-        if (staged) { // behind a write in flight: straight into the next one
-            std::string& d = staged->data;
-            const std::size_t at = d.size();
-            d.resize(at + pending);
-            BIO_read(out, d.data() + at, static_cast<int>(pending));
-            maybe_pause_writing();
-            continue;
-        }
-        char* p = cipher_buffer();
-        const int n = BIO_read(out, p, static_cast<int>(std::min(pending, plain_size)));
-        if (n <= 0) return;
-        int sent = UV_EAGAIN;
-        if (inflight == 0) {
-            uv_buf_t b;
-            b.base = p;
-            b.len = static_cast<std::size_t>(n);
-            sent = uv_try_write(stream, &b, 1);
-            if (sent == n) continue;
-        }
-        try {
-            queue(std::string_view(p, static_cast<std::size_t>(n)), sent);
-        } catch (...) {
-            lose(UV_ENOBUFS);
+    std::string& out = tls->output;
+    if (out.empty()) return;
+    if (handle_closing) {
+        out.clear();
+        return;
+    }
+    int sent = UV_EAGAIN;
+    if (!staged && inflight == 0) {
+        uv_buf_t b;
+        b.base = out.data();
+        b.len = out.size();
+        sent = uv_try_write(stream, &b, 1);
+        if (sent >= 0 && static_cast<std::size_t>(sent) == out.size()) {
+            out.clear(); // (keeps its capacity: the next records go where these were)
             return;
         }
     }
+    try {
+        queue(std::string_view(out), sent); // behind a write in flight: into the next one
+    } catch (...) {
+        lose(UV_ENOBUFS);
+    }
+    out.clear();
 }
 
 void stream_conn::tls_close_notify() noexcept {
