@@ -302,6 +302,7 @@ typedef struct conn {
     int ring_head, ring_len;
     SSL *ssl;              /* --tls */
     uint64_t connect_start; /* --reconnect: when connect() was called */
+    int opened_once;        /* --reconnect: its first connection got open */
 } conn;
 
 static SSL_CTX *tls_ctx;
@@ -318,6 +319,7 @@ static uint64_t errors;
 static uint64_t connect_errors;
 static uint64_t verify_errors;
 static int n_open, n_connecting, n_next;
+static int n_opened_once; /* --reconnect: slots whose first connection got open */
 static int measuring, stopping;
 static uint64_t measured_requests;
 static uint64_t closed_completed; /* --reconnect: responses of connections closed */
@@ -412,6 +414,10 @@ static void on_connected(conn *c, uint64_t t) {
     c->state = C_OPEN;
     n_connecting--;
     n_open++;
+    if (!c->opened_once) {
+        c->opened_once = 1;
+        n_opened_once++;
+    }
     if (opt.mode == MODE_IDLE) {
         ep_mod(c, 0);
         return;
@@ -576,7 +582,8 @@ static void connect_step(void) {
 }
 
 static int connect_all(uint64_t deadline) {
-    while (n_next < opt.conns || n_connecting > 0) {
+    /* (--reconnect: some are always connecting; each must have got open once) */
+    while (n_next < opt.conns || (opt.reconnect ? n_opened_once + (int)connect_errors < opt.conns : n_connecting > 0)) {
         connect_step();
         uint64_t t = now_ns();
         if (t >= deadline) return 0;
@@ -870,7 +877,8 @@ int main(int argc, char **argv) {
     printf("{\"mode\":\"%s\",\"connections\":%d,\"connected\":%d,\"all_connected\":%s,"
            "\"size\":%zu,\"pipeline\":%d,\"reconnect\":%s,\"warmup_s\":%.3f,\"duration_s\":%.4f,\"connect_s\":%.3f,"
            "\"requests\":%llu,\"rps\":%.1f,\"mib_s\":%.3f,\"requests_total\":%llu,\"drained\":%s,",
-           opt.mode == MODE_LINE ? "line" : "echo", opt.conns, n_open, all ? "true" : "false", opt.size,
+           opt.mode == MODE_LINE ? "line" : "echo", opt.conns, opt.reconnect ? n_opened_once : n_open,
+           all ? "true" : "false", opt.size,
            opt.pipeline, opt.reconnect ? "true" : "false", opt.warmup, secs, connect_s, (unsigned long long)measured_requests, rps, mib,
            (unsigned long long)requests_total(), drained ? "true" : "false");
     printf("\"latency_us\":{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p999\":%.1f,\"max\":%.1f,\"mean\":%.1f},",
