@@ -258,6 +258,7 @@ ua::task<> server_main(stress::client_process& clients, report& rep, long idle_m
     co_await stress::wait_until(none_open, 5s);
     co_await ua::sleep(100ms);
     const long before = stress::rss_kib();
+    const long heap_before = stress::heap_in_use_kib();
     stress::reset_peak_rss();
     const auto t0 = std::chrono::steady_clock::now();
     clients.start(srv.port());
@@ -271,9 +272,11 @@ ua::task<> server_main(stress::client_process& clients, report& rep, long idle_m
     const int fds_after = stress::fd_count();
     ::malloc_trim(0); // a figure for diagnosis: what glibc's heap still holds vs what the library holds
     const long after_trim = stress::rss_kib();
+    const long heap_after = stress::heap_in_use_kib();
 
     rep.add("server_rss_kib", "cold:%ld,warm:%ld,peak:%ld,after:%ld", cold, before, peak, after);
     rep.add("after_malloc_trim_kib", "%ld", after_trim);
+    rep.add("heap_in_use_kib", "%ld->%ld", heap_before, heap_after);
     rep.add("fds", "%d->%d", fds_before, fds_after);
     rep.add("time_s", "%.1f", elapsed);
     rep.add("client", "[%s]", clients.result().c_str());
