@@ -254,12 +254,23 @@ void stream_conn::tls_read_plaintext() noexcept {
     char* p = plain_buffer();
     std::size_t n = 0;
     for (;;) {
+        // A reader waiting with a buffer of its own (read(span)) gets the
+        // plaintext there, as a plain connection's reader gets the socket's
+        // bytes: one copy less.
+        const bool lent = n == 0 && rn == 0 && reader_alive && want && !want->into.empty();
         std::size_t got = 0;
         ERR_clear_error();
-        const int r = SSL_read_ex(t.ssl, p + n, plain_size - n, &got);
+        const int r = lent ? SSL_read_ex(t.ssl, want->into.data(), want->into.size(), &got)
+                           : SSL_read_ex(t.ssl, p + n, plain_size - n, &got);
         // (before anything else calls OpenSSL: a woken reader may write)
         const int e = r == 1 ? SSL_ERROR_NONE : SSL_get_error(t.ssl, r);
         std::string reason = e == SSL_ERROR_SSL || e == SSL_ERROR_SYSCALL ? openssl_reason("bad record") : "";
+        if (r == 1 && lent) {
+            want->got = got;
+            wake_reader();
+            if (handle_closing) return;
+            continue;
+        }
         if (r == 1) {
             n += got;
             if (n < plain_size) continue;

@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -803,6 +804,51 @@ task<> close_notify_and_eof() {
 TEST(Tls, CloseNotifyAndEof) {
     REQUIRE_TOOLS();
     run_test(close_notify_and_eof());
+}
+
+// read(span) on a TLS connection: SSL_read decrypts straight into the
+// reader's buffer. Spans smaller, as large as and larger than a record,
+// writes of every size: every byte arrives, in order.
+task<> read_into_span() {
+    constexpr std::size_t total = 700 * 1024;
+    const std::string data = pattern(total, 5);
+    std::string received;
+    auto handler = [&received](stream_reader r, stream_writer w) -> task<> {
+        std::vector<char> buf(40 * 1024);
+        const std::size_t spans[] = {1, 700, 16 * 1024, 16 * 1024 + 1, 40 * 1024};
+        for (std::size_t i = 0;; ++i) {
+            const std::size_t n = co_await r.read(std::span<char>(buf.data(), spans[i % 5]));
+            if (n == 0) break;
+            received.append(buf.data(), n);
+            w.write(std::string_view(buf.data(), n)); // echoed from the span
+            co_await w.drain();
+        }
+        w.close();
+    };
+    const server_options so = tls_server_options();
+    server srv = co_await start_server(handler, "127.0.0.1", 0, so);
+    const connect_options o = tls_options(trusting_client());
+    auto [r, w] = co_await open_connection("127.0.0.1", srv.port(), o);
+    for (std::size_t at = 0, piece = 1; at < total; at += piece, piece = piece * 13 % 50000 + 1)
+        w.write(std::string_view(data).substr(at, std::min(piece, total - at)));
+    w.write_eof();
+    std::string echoed;
+    std::vector<char> buf(3000);
+    for (;;) {
+        const std::size_t n = co_await r.read(std::span<char>(buf.data(), buf.size()));
+        if (n == 0) break;
+        echoed.append(buf.data(), n);
+    }
+    EXPECT_TRUE(received == data) << "the server's span reads got " << received.size() << " bytes of " << total;
+    EXPECT_TRUE(echoed == data) << "the client's span reads got " << echoed.size() << " bytes of " << total;
+    w.close();
+    srv.close();
+    co_await srv.wait_closed();
+}
+
+TEST(Tls, ReadIntoSpanGetsEveryByteInOrder) {
+    REQUIRE_TOOLS();
+    run_test(read_into_span(), std::chrono::seconds(60));
 }
 
 // ---- flow control ---------------------------------------------------------------------------
