@@ -57,7 +57,10 @@ std::string label(std::string_view value) { // a Prometheus label value, escaped
     return out;
 }
 
-// At most `limit` requests per client in any `window`.
+// At most `limit` requests per client in any `window`. Clients without a
+// request in the window are forgotten whenever the table has doubled since
+// it was last swept, so that clients who come once (or a client sending a
+// new X-Client-ID each time) do not make it grow for good.
 class rate_limiter {
 public:
     rate_limiter(std::size_t limit, seconds window)
@@ -65,6 +68,10 @@ public:
 
     bool allow(const std::string& client) {
         const auto now = ua::clock::now();
+        if (hits_.size() >= 2 * swept_size_ + 64) {
+            std::erase_if(hits_, [&](const auto& kv) { return kv.second.empty() || kv.second.back() <= now - window_; });
+            swept_size_ = hits_.size();
+        }
         auto& hits = hits_[client];
         while (!hits.empty() && hits.front() <= now - window_) hits.pop_front();
         if (hits.size() >= limit_) return false;
@@ -72,10 +79,13 @@ public:
         return true;
     }
 
+    std::size_t clients() const noexcept { return hits_.size(); }
+
 private:
     std::size_t limit_;
     ua::clock::duration window_;
     std::unordered_map<std::string, std::deque<ua::clock::time_point>> hits_;
+    std::size_t swept_size_ = 0;
 };
 
 class metrics {
@@ -89,7 +99,7 @@ public:
         ++count_;
     }
 
-    std::string render(std::size_t connections) const {
+    std::string render(std::size_t connections, std::size_t clients) const {
         std::string out = "# HELP gateway_requests_total Requests by method and endpoint.\n"
                           "# TYPE gateway_requests_total counter\n";
         for (const auto& [key, n] : requests_)
@@ -110,7 +120,10 @@ public:
         out += line;
         out += "# HELP gateway_active_connections Open client connections.\n"
                "# TYPE gateway_active_connections gauge\n"
-               "gateway_active_connections " + std::to_string(connections) + "\n";
+               "gateway_active_connections " + std::to_string(connections) + "\n"
+               "# HELP gateway_rate_limited_clients Clients the rate limiter keeps hits of.\n"
+               "# TYPE gateway_rate_limited_clients gauge\n"
+               "gateway_rate_limited_clients " + std::to_string(clients) + "\n";
         return out;
     }
 
@@ -154,7 +167,7 @@ public:
 
     ua::task<http::response> metrics_endpoint(http::request&) {
         auto srv = server.lock();
-        http::response r = http::response::text(metrics_.render(srv ? srv->connections() : 0));
+        http::response r = http::response::text(metrics_.render(srv ? srv->connections() : 0, limiter_.clients()));
         co_return r;
     }
 

@@ -8,7 +8,8 @@ Starts a JSON backend (in this process, on a free port), then the gateway
 (--port 0; its "listening on" line gives the port) with a small rate limit
 and a short upstream timeout, and checks: forwarding of method, query and
 JSON body; 400 on a body that is not JSON; 429 exactly after the limit, per
-client; the GET cache and its TTL; 504 on a backend that does not answer
+client, and clients quiet for a window forgotten; the GET cache and its
+TTL; 504 on a backend that does not answer
 in time; 502 on a backend that is down or answers something else than
 JSON; /metrics; the log lines; a clean exit on SIGTERM.
 """
@@ -21,6 +22,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import urllib.parse
 
 LIMIT = 5
@@ -154,6 +156,23 @@ def main():
         check(fast <= count - 1, (fast, t))  # /slow took the 2 s timeout
         conns = int(re.search(r"^gateway_active_connections (\d+)$", t, re.M).group(1))
         check(conns >= 1, t)
+
+        # Clients gone quiet for a window are forgotten: 100 clients, a
+        # window (3 s) later 100 others; the table is swept once it has
+        # doubled, and keeps the second 100 (and the one asking for /metrics).
+        gw4, port4 = start_gateway(cmd, f"http://127.0.0.1:{backend.server_port}", "--rate-window", "3")
+        try:
+            for i in range(100):
+                check(request(port4, "GET", "/api/once", None, f"early-{i}")[0] == 200, "early clients")
+            time.sleep(3.2)  # the window itself: the first 100 fall out of it
+            for i in range(100):
+                check(request(port4, "GET", "/api/once", None, f"late-{i}")[0] == 200, "late clients")
+            _, _, t = request(port4, "GET", "/metrics", None, "metrics")
+            tracked = int(re.search(r"^gateway_rate_limited_clients (\d+)$", t, re.M).group(1))
+            check(tracked == 101, ("clients kept after the sweep (201 without it)", tracked))
+        finally:
+            gw4.send_signal(signal.SIGTERM)
+            gw4.communicate(timeout=20)
 
         # A TTL of 0: nothing is served from the cache.
         gw3, port3 = start_gateway(cmd, f"http://127.0.0.1:{backend.server_port}", "--cache-ttl", "0")

@@ -35,14 +35,22 @@ def label(value):
 
 
 class RateLimiter:
-    """At most `limit` requests per client in any `window` seconds."""
+    """At most `limit` requests per client in any `window` seconds. Clients
+    without a request in the window are forgotten whenever the table has
+    doubled since it was last swept, so that clients who come once do not
+    make it grow for good."""
 
     def __init__(self, limit, window):
         self.limit, self.window = limit, window
         self.hits = collections.defaultdict(collections.deque)
+        self.swept_size = 0
 
     def allow(self, client):
         now = time.monotonic()
+        if len(self.hits) >= 2 * self.swept_size + 64:
+            self.hits = collections.defaultdict(collections.deque, {
+                c: h for c, h in self.hits.items() if h and h[-1] > now - self.window})
+            self.swept_size = len(self.hits)
         hits = self.hits[client]
         while hits and hits[0] <= now - self.window:
             hits.popleft()
@@ -67,7 +75,7 @@ class Metrics:
         self.latency_sum += seconds
         self.latency_count += 1
 
-    def render(self, connections):
+    def render(self, connections, clients):
         out = ["# HELP gateway_requests_total Requests by method and endpoint.",
                "# TYPE gateway_requests_total counter"]
         for (method, endpoint), n in sorted(self.requests.items()):
@@ -81,7 +89,10 @@ class Metrics:
                 f"gateway_request_duration_seconds_count {self.latency_count}",
                 "# HELP gateway_active_connections Open client connections.",
                 "# TYPE gateway_active_connections gauge",
-                f"gateway_active_connections {connections}"]
+                f"gateway_active_connections {connections}",
+                "# HELP gateway_rate_limited_clients Clients the rate limiter keeps hits of.",
+                "# TYPE gateway_rate_limited_clients gauge",
+                f"gateway_rate_limited_clients {clients}"]
         return "\n".join(out) + "\n"
 
 
@@ -113,7 +124,7 @@ class Gateway:
         return await handler(request)
 
     async def metrics_endpoint(self, request):
-        return web.Response(text=self.metrics.render(len(self.runner.server.connections)),
+        return web.Response(text=self.metrics.render(len(self.runner.server.connections), len(self.limiter.hits)),
                             content_type="text/plain", charset="utf-8")
 
     async def forward(self, request):
