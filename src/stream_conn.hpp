@@ -93,8 +93,11 @@ public:
     // --- writing ---
     void write(std::string_view sv);
     void write(std::string&& s);
+    // What the socket takes of `sv` at once (uv_try_write's result) when
+    // nothing waits to go before it; UV_EAGAIN when something does.
+    int try_write(std::string_view sv) noexcept;
     // The part of a write that the socket did not take at once (`sent`:
-    // what uv_try_write returned).
+    // what try_write returned).
     void queue(std::string_view rest, int sent);
     void queue(std::string&& s, int sent);
     void check_writable(const char* what) const;

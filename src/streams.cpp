@@ -519,6 +519,14 @@ void stream_conn::check_writable(const char* what) const {
     if (closing) throw std::runtime_error(std::string(what) + ": the stream writer is closed");
 }
 
+int stream_conn::try_write(std::string_view sv) noexcept {
+    if (staged || inflight) return UV_EAGAIN; // (in order: behind what is queued)
+    uv_buf_t b;
+    b.base = const_cast<char*>(sv.data());
+    b.len = sv.size();
+    return uv_try_write(stream, &b, 1);
+}
+
 void stream_conn::write(std::string_view sv) {
     check_writable("write");
     if (handle_closing || sv.empty()) return; // lost: dropped, as asyncio does
@@ -526,14 +534,8 @@ void stream_conn::write(std::string_view sv) {
         tls_write(sv);
         return;
     }
-    int n = UV_EAGAIN;
-    if (!staged && inflight == 0) {
-        uv_buf_t b;
-        b.base = const_cast<char*>(sv.data());
-        b.len = sv.size();
-        n = uv_try_write(stream, &b, 1);
-        if (n >= 0 && static_cast<std::size_t>(n) == sv.size()) return;
-    }
+    const int n = try_write(sv);
+    if (n >= 0 && static_cast<std::size_t>(n) == sv.size()) return;
     queue(sv, n);
 }
 
@@ -561,16 +563,10 @@ void stream_conn::write(std::string&& s) {
         reuse_string(std::move(s));
         return;
     }
-    int n = UV_EAGAIN;
-    if (!staged && inflight == 0) {
-        uv_buf_t b;
-        b.base = s.data();
-        b.len = s.size();
-        n = uv_try_write(stream, &b, 1);
-        if (n >= 0 && static_cast<std::size_t>(n) == s.size()) {
-            reuse_string(std::move(s));
-            return;
-        }
+    const int n = try_write(s);
+    if (n >= 0 && static_cast<std::size_t>(n) == s.size()) {
+        reuse_string(std::move(s));
+        return;
     }
     queue(std::move(s), n);
 }

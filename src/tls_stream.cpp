@@ -331,16 +331,10 @@ void stream_conn::tls_flush() noexcept {
         out.clear();
         return;
     }
-    int sent = UV_EAGAIN;
-    if (!staged && inflight == 0) {
-        uv_buf_t b;
-        b.base = out.data();
-        b.len = out.size();
-        sent = uv_try_write(stream, &b, 1);
-        if (sent >= 0 && static_cast<std::size_t>(sent) == out.size()) {
-            out.clear(); // (keeps its capacity: the next records go where these were)
-            return;
-        }
+    const int sent = try_write(out);
+    if (sent >= 0 && static_cast<std::size_t>(sent) == out.size()) {
+        out.clear(); // (keeps its capacity: the next records go where these were)
+        return;
     }
     try {
         queue(std::string_view(out), sent); // behind a write in flight: into the next one
