@@ -30,7 +30,7 @@ char* plain_buffer() noexcept {
 }
 
 // Plaintext goes to SSL_write at most this much at a time, so that the
-// ciphertext BIO stays small.
+// ciphertext waiting in tls_session::output stays small.
 constexpr std::size_t write_chunk = 64 * 1024;
 
 bool is_ip_literal(const std::string& host) {

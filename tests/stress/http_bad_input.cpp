@@ -284,14 +284,14 @@ ua::task<> server_main(stress::client_process& clients, report& rep, long idle_m
     rep.check(drained, "connections still open 10 s after the clients exited");
     rep.check(reported.count == 0, "exception handler: " + reported.first);
     rep.check(fds_after == fds_before, "descriptors leaked");
-    if (!web::rss_meaningful) rep.add("rss_check", "skipped(asan)");
+    if (!stress::rss_meaningful) rep.add("rss_check", "skipped(asan)");
     // The bound: 10% or 2 MiB over the warm figure. (Measured: +0.8 MiB
     // after the 10 full-size rounds, +1.3 MiB after 60, +1.7 MiB after 150,
     // none of it given back by malloc_trim and none of it a leak for LSan;
     // it grows only when resets are in the mix. The pool of request
     // contexts (64, each keeping buffers of up to 64 KiB) can hold that
     // much; whether it is all the pool is not settled.)
-    rep.check(!web::rss_meaningful || after <= before + std::max(before / 10, 2048L),
+    rep.check(!stress::rss_meaningful || after <= before + std::max(before / 10, 2048L),
               "RSS did not come back: " + std::to_string(after) + " KiB after, " + std::to_string(before) + " KiB before");
     srv.close();
     co_await srv.wait_closed();

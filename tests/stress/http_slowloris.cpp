@@ -192,8 +192,8 @@ ua::task<> server_main(stress::client_process& clients, report& rep, long slow, 
     rep.check(drained, "connections still open 10 s after the clients exited");
     rep.check(reported.count == 0, "exception handler: " + reported.first);
     rep.check(fds_after == fds_before, "descriptors leaked");
-    if (!web::rss_meaningful) rep.add("rss_check", "skipped(asan)");
-    rep.check(!web::rss_meaningful || after <= before + std::max(before / 10, 1024L),
+    if (!stress::rss_meaningful) rep.add("rss_check", "skipped(asan)");
+    rep.check(!stress::rss_meaningful || after <= before + std::max(before / 10, 1024L),
               "RSS did not come back: " + std::to_string(after) + " KiB after, " + std::to_string(before) + " KiB before");
     srv.close();
     co_await srv.wait_closed();

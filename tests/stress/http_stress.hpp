@@ -18,20 +18,6 @@
 
 namespace stress::web {
 
-// Under ASan freed memory sits in its quarantine, so RSS says nothing about
-// the library's: the RSS bound is checked in the builds without it.
-#if defined(__SANITIZE_ADDRESS__)
-inline constexpr bool rss_meaningful = false;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-inline constexpr bool rss_meaningful = false;
-#else
-inline constexpr bool rss_meaningful = true;
-#endif
-#else
-inline constexpr bool rss_meaningful = true;
-#endif
-
 namespace http = uvasync::http;
 
 // GET /hello, GET /n/{i} (answers i), POST /echo (answers the body).
