@@ -190,21 +190,6 @@ void server_state::on_listener_closed(uv_handle_t* h) {
 
 namespace {
 
-// The task of one connection: runs the user's handler and reports what
-// escapes it (but not its cancellation), as asyncio does.
-task<> run_client(std::shared_ptr<const client_connected_handler> fn, stream_reader r, stream_writer w) {
-    try {
-        co_await (*fn)(std::move(r), std::move(w));
-    } catch (const cancelled_error&) {
-        throw;
-    } catch (...) {
-        std::string name;
-        if (auto t = current_task()) name = t->get_name();
-        get_running_loop().core().report("Unhandled exception in client_connected_cb", std::current_exception(),
-                                         std::move(name));
-    }
-}
-
 // A TLS connection's task: the handshake first. A client that fails it is
 // reported and dropped; the handler never sees it.
 task<> run_tls_client(std::shared_ptr<const client_connected_handler> fn, stream_conn* c, std::int64_t timeout_ns,
@@ -221,7 +206,7 @@ task<> run_tls_client(std::shared_ptr<const client_connected_handler> fn, stream
         if (auto t = current_task()) name = t->get_name();
         get_running_loop().core().report("TLS handshake failed", std::current_exception(), std::move(name));
     }
-    if (ok) co_await run_client(std::move(fn), std::move(r), std::move(w));
+    if (ok) co_await (*fn)(std::move(r), std::move(w));
 }
 
 } // namespace
@@ -253,13 +238,18 @@ void server_state::on_connection(uv_stream_t* ls, int status) {
     s->clients.push_back(c);
     try {
         auto rw = c->make_pair();
+        // A plain connection's task is the handler itself, with no wrapper
+        // frame. What escapes it (not its cancellation) is reported as
+        // asyncio reports it, when the task ends.
+        task_handle<> t;
         if (s->tls) {
             tls_attach(c, *s->tls, true, {});
-            s->loop->owner().create_task(
+            t = s->loop->owner().create_task(
                 run_tls_client(s->handler, c, s->tls_timeout_ns, std::move(rw.first), std::move(rw.second)));
         } else {
-            s->loop->owner().create_task(run_client(s->handler, std::move(rw.first), std::move(rw.second)));
+            t = s->loop->owner().create_task((*s->handler)(std::move(rw.first), std::move(rw.second)));
         }
+        t.state()->report_unretrieved_as(task_state_base::unretrieved_report::client_connected_cb);
     } catch (...) {
         // the reader and writer are gone: the connection closes
     }

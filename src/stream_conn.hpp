@@ -28,6 +28,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -112,9 +113,9 @@ public:
     void write_eof();
     void do_shutdown() noexcept;
     void release_writer() noexcept;
-    // Wakes every operation waiting on `list` now (not those that wait
-    // again while being woken).
-    void wake_all(intrusive_list<conn_wait_op>& list) noexcept;
+    // Wakes the drain() calls waiting now, or every waiter (not those that
+    // wait again while being woken).
+    void wake_waiters(bool drains_only) noexcept;
 
     // --- TLS (src/tls_stream.cpp) ---
     void tls_on_read(ssize_t nread, const uv_buf_t* buf) noexcept;
@@ -151,7 +152,6 @@ public:
     bool close_after_flush = false;
     bool shutdown_started = false;
     bool loop_gone = false;       // the loop closed: wake nothing, touch no loop
-    bool have_peer = false, have_sock = false;
 
     // read buffer: own bytes at [own, own + cap); readable [rp, rp + rn)
     char* own = nullptr;
@@ -161,11 +161,17 @@ public:
     std::size_t inflight_bytes = 0;
     std::size_t high_water = 64 * 1024;
     std::size_t low_water = 16 * 1024;
-    intrusive_list<conn_wait_op> drain_waiters;
-    intrusive_list<conn_wait_op> closed_waiters;
+    intrusive_list<conn_wait_op> waiters; // drain() and wait_closed()
 
-    // cached addresses (TCP)
-    endpoint peer, sock;
+    // The addresses (TCP), kept once asked for, as asyncio keeps them: they
+    // are still known after the socket is gone. Idle connections that are
+    // never asked hold none.
+    struct addresses {
+        endpoint peer, sock;
+        bool have_peer = false, have_sock = false;
+    };
+    std::unique_ptr<addresses> addrs;
+    endpoint address(bool own); // sockname (own) or peername
 
     // the server that accepted this connection
     server_state* srv = nullptr;

@@ -141,6 +141,23 @@ void stream_conn::setup_accepted_or_connected() noexcept {
     if (type == kind::tcp) uv_tcp_nodelay(&h.tcp, 1);
 }
 
+endpoint stream_conn::address(bool own) {
+    if (type != kind::tcp || (!addrs && handle_closing)) return {};
+    if (!addrs) addrs = std::make_unique<addresses>();
+    bool& have = own ? addrs->have_sock : addrs->have_peer;
+    endpoint& e = own ? addrs->sock : addrs->peer;
+    if (!have && !handle_closing) {
+        sockaddr_storage ss{};
+        int len = sizeof ss;
+        auto* sa = reinterpret_cast<sockaddr*>(&ss);
+        if ((own ? uv_tcp_getsockname(&h.tcp, sa, &len) : uv_tcp_getpeername(&h.tcp, sa, &len)) == 0) {
+            e = endpoint::from_sockaddr(sa);
+            have = true;
+        }
+    }
+    return e;
+}
+
 std::pair<stream_reader, stream_writer> stream_conn::make_pair() {
     reader_alive = writer_alive = true;
     add_ref(); // the writer's; the caller's reference becomes the reader's
@@ -191,11 +208,22 @@ void stream_conn::close_handle() noexcept {
     uv_close(handle(), &on_close);
 }
 
-void stream_conn::wake_all(intrusive_list<conn_wait_op>& list) noexcept {
+void stream_conn::wake_waiters(bool drains_only) noexcept {
     // Those waiting now only: a woken task that waits again waits for the
     // next wake-up, and one cancelled meanwhile leaves the snapshot.
     intrusive_list<conn_wait_op> now;
-    now.splice_back(list);
+    if (drains_only) {
+        for (conn_wait_op* op = waiters.front(); op;) {
+            conn_wait_op* next = waiters.next(op);
+            if (op->drains()) {
+                op->unlink();
+                now.push_back(op);
+            }
+            op = next;
+        }
+    } else {
+        now.splice_back(waiters);
+    }
     add_ref();
     while (conn_wait_op* op = now.pop_front()) op->wake_now();
     release();
@@ -208,8 +236,7 @@ void stream_conn::on_close(uv_handle_t* hd) {
         c->add_ref();
         if (c->tls) c->tls_closed();
         c->wake_reader();
-        c->wake_all(c->drain_waiters);
-        c->wake_all(c->closed_waiters);
+        c->wake_waiters(false);
         c->release();
     }
     if (server_state* s = std::exchange(c->srv, nullptr)) server_client_closed(s, c);
@@ -222,8 +249,7 @@ void stream_conn::close_for_loop() noexcept {
     loop_gone = true;
     reader = nullptr;
     want = nullptr;
-    drain_waiters.clear();
-    closed_waiters.clear();
+    waiters.clear();
     closing = write_closed = true;
     if (!handle_closing) close_handle();
 }
@@ -232,9 +258,9 @@ void stream_conn::close_for_loop() noexcept {
 
 void stream_conn::on_alloc(uv_handle_t* h, std::size_t, uv_buf_t* buf) {
     auto* c = static_cast<stream_conn*>(h->data);
-    if (c && c->want && !c->want->into.empty() && !c->tls) { // a reader lends its own buffer (not to ciphertext)
-        buf->base = c->want->into.data();
-        buf->len = c->want->into.size();
+    if (c && c->want && c->want->lends && !c->tls) { // a reader lends its own buffer (not to ciphertext)
+        buf->base = c->want->into;
+        buf->len = c->want->n;
         return;
     }
     buf->base = shared_read_buffer();
@@ -247,7 +273,7 @@ bool stream_conn::satisfied(read_want& w) noexcept {
     const bool over = error || eof;
     switch (w.what) {
     case read_want::kind::any:
-        return over || w.n == 0 || rn > 0 || w.got > 0;
+        return over || w.n == 0 || rn > 0 || (w.lends && w.got > 0);
     case read_want::kind::exactly:
         return over || rn >= w.n;
     case read_want::kind::line:
@@ -270,9 +296,9 @@ bool stream_conn::line_found(read_want& w) noexcept {
 }
 
 bool stream_conn::separator_found(read_want& w) noexcept {
-    const std::size_t seplen = w.separator.size();
+    const std::size_t seplen = w.n;
     if (rn >= w.scanned + seplen) {
-        const std::size_t f = std::string_view(rp, rn).find(w.separator, w.scanned);
+        const std::size_t f = std::string_view(rp, rn).find(w.separator_view(), w.scanned);
         if (f != std::string_view::npos) {
             w.found = f;
             return true;
@@ -345,7 +371,7 @@ void stream_conn::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
     const auto n = static_cast<std::size_t>(nread);
     // (The handle's reference keeps `c` alive: its close callback cannot run
     // before this returns, whatever the woken reader does.)
-    if (c->want && !c->want->into.empty() && buf->base == c->want->into.data()) {
+    if (c->want && c->want->lends && buf->base == c->want->into) {
         c->want->got = n; // landed in the waiting reader's buffer
         c->wake_reader();
         pause_if_full(c);
@@ -488,7 +514,7 @@ std::string take_until(stream_core* core, read_want& w) {
     if (const std::size_t pos = w.found; pos != std::string_view::npos) {
         if (pos > c->limit)
             throw limit_overrun_error("readuntil: separator is found, but chunk is longer than the limit", pos);
-        return c->take(pos + w.separator.size());
+        return c->take(pos + w.n);
     }
     if (w.scanned > c->limit)
         throw limit_overrun_error("readuntil: separator is not found, and chunk exceeds the limit", w.scanned);
@@ -500,7 +526,7 @@ std::string take_until(stream_core* core, read_want& w) {
 
 bool conn_wait_op::start() noexcept {
     stream_conn* c = stream_conn::of(c_);
-    (what_ == what::drain ? c->drain_waiters : c->closed_waiters).push_back(this);
+    c->waiters.push_back(this);
     c->add_ref();
     held_ = true;
     return true;
@@ -630,7 +656,7 @@ void stream_conn::after_flush() noexcept {
     }
     if (paused_writing && write_buffer_size() <= low_water) {
         paused_writing = false;
-        if (!loop_gone) wake_all(drain_waiters);
+        if (!loop_gone) wake_waiters(true);
     }
 }
 
@@ -817,31 +843,9 @@ detail::conn_wait_op stream_writer::wait_closed() {
 
 bool stream_writer::is_closing() const noexcept { return !c_ || c_->closing || c_->handle_closing; }
 
-endpoint stream_writer::peername() const {
-    detail::stream_conn* c = detail::conn_of(c_, "peername");
-    if (c->type == detail::stream_conn::kind::tcp && !c->have_peer && !c->handle_closing) {
-        sockaddr_storage ss{};
-        int len = sizeof ss;
-        if (uv_tcp_getpeername(&c->h.tcp, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
-            c->peer = endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&ss));
-            c->have_peer = true;
-        }
-    }
-    return c->peer;
-}
+endpoint stream_writer::peername() const { return detail::conn_of(c_, "peername")->address(false); }
 
-endpoint stream_writer::sockname() const {
-    detail::stream_conn* c = detail::conn_of(c_, "sockname");
-    if (c->type == detail::stream_conn::kind::tcp && !c->have_sock && !c->handle_closing) {
-        sockaddr_storage ss{};
-        int len = sizeof ss;
-        if (uv_tcp_getsockname(&c->h.tcp, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
-            c->sock = endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&ss));
-            c->have_sock = true;
-        }
-    }
-    return c->sock;
-}
+endpoint stream_writer::sockname() const { return detail::conn_of(c_, "sockname")->address(true); }
 
 namespace {
 std::string pipe_name(detail::stream_conn* c, int (*get)(const uv_pipe_t*, char*, size_t*)) {

@@ -231,10 +231,13 @@ void task_state_base::settle(task_status s) noexcept {
 void task_state_base::last_release() noexcept {
     if (unretrieved_) {
         const std::string task_name = name();
+        const char* what = report_as_ == unretrieved_report::client_connected_cb
+                               ? "Unhandled exception in client_connected_cb"
+                               : "Task exception was never retrieved";
         if (loop_) {
-            loop_->report("Task exception was never retrieved", error(), task_name);
+            loop_->report(what, error(), task_name);
         } else { // the loop closed before the last handle went
-            std::string text = "uvasync: Task exception was never retrieved\n  task: " + task_name + "\n";
+            std::string text = std::string("uvasync: ") + what + "\n  task: " + task_name + "\n";
             try {
                 std::rethrow_exception(error());
             } catch (const std::exception& e) {

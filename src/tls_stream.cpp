@@ -257,10 +257,10 @@ void stream_conn::tls_read_plaintext() noexcept {
         // A reader waiting with a buffer of its own (read(span)) gets the
         // plaintext there, as a plain connection's reader gets the socket's
         // bytes: one copy less.
-        const bool lent = n == 0 && rn == 0 && reader_alive && want && !want->into.empty();
+        const bool lent = n == 0 && rn == 0 && reader_alive && want && want->lends;
         std::size_t got = 0;
         ERR_clear_error();
-        const int r = lent ? SSL_read_ex(t.ssl, want->into.data(), want->into.size(), &got)
+        const int r = lent ? SSL_read_ex(t.ssl, want->into, want->n, &got)
                            : SSL_read_ex(t.ssl, p + n, plain_size - n, &got);
         // (before anything else calls OpenSSL: a woken reader may write)
         const int e = r == 1 ? SSL_ERROR_NONE : SSL_get_error(t.ssl, r);

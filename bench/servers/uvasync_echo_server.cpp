@@ -10,22 +10,27 @@
 
 using namespace uvasync;
 
+// A connection that has sent something: from here on, one buffer.
+static task<> echo_with_buffer(stream_reader& reader, stream_writer& writer) {
+    constexpr std::size_t buffer_size = 64 * 1024;
+    std::unique_ptr<char[]> buffer(new char[buffer_size]);
+    for (;;) {
+        std::size_t n = co_await reader.read(std::span<char>(buffer.get(), buffer_size));
+        if (n == 0) break;
+        writer.write(std::string_view(buffer.get(), n));
+        co_await writer.drain();
+    }
+}
+
 static task<> echo(stream_reader reader, stream_writer writer) {
     try {
-        // An idle connection holds no buffer: the first bytes come as a string.
+        // An idle connection holds no buffer, and no more frame than this
+        // one: its first bytes come as a string.
         std::string first = co_await reader.read(64 * 1024);
-        const bool connected = !first.empty();
-        if (connected) {
+        if (!first.empty()) {
             writer.write(std::move(first));
             co_await writer.drain();
-        }
-        constexpr std::size_t buffer_size = 64 * 1024;
-        std::unique_ptr<char[]> buffer(connected ? new char[buffer_size] : nullptr);
-        while (buffer) {
-            std::size_t n = co_await reader.read(std::span<char>(buffer.get(), buffer_size));
-            if (n == 0) break;
-            writer.write(std::string_view(buffer.get(), n));
-            co_await writer.drain();
+            co_await echo_with_buffer(reader, writer);
         }
     } catch (const std::system_error&) {
         // the client reset the connection

@@ -62,12 +62,21 @@ class stream_conn;
 struct read_want {
     enum class kind : std::uint8_t { any, exactly, line, until };
     kind what = kind::any;
-    std::size_t n = 0;          // read(n), readexactly(n): bytes
-    std::string_view separator; // readuntil
-    std::size_t scanned = 0;    // line, until: bytes searched already
+    bool lends = false; // read(span): libuv may read straight into `into`
+    // read(n), readexactly(n): bytes; read(span): the buffer's size;
+    // readuntil: the separator's size.
+    std::size_t n = 0;
+    union {
+        char* into = nullptr;  // read(span): the caller's buffer
+        const char* separator; // readuntil
+    };
+    union {
+        std::size_t scanned = 0; // line, until: bytes searched already
+        std::size_t got;         // read(span): bytes that landed in `into` directly
+    };
     std::size_t found = std::string_view::npos; // line, until: where the separator starts
-    std::span<char> into;       // read(span): the caller's buffer, lent to libuv while waiting
-    std::size_t got = 0;        // read(span): bytes that landed in `into` directly
+
+    std::string_view separator_view() const noexcept { return {separator, n}; }
 };
 
 // The connection's side of a read (src/streams.cpp).
@@ -93,13 +102,16 @@ public:
     }
     // read(span)
     stream_read_op(stream_core* c, std::span<char> into) noexcept : c_(c) {
-        want_.into = into;
+        want_.lends = !into.empty();
         want_.n = into.size();
+        want_.into = into.data();
+        want_.got = 0;
     }
     // readuntil(separator)
     stream_read_op(stream_core* c, std::string_view separator) noexcept : c_(c) {
         want_.what = What;
-        want_.separator = separator;
+        want_.n = separator.size();
+        want_.separator = separator.data();
     }
     stream_read_op(stream_read_op&& o) noexcept : operation<stream_read_op>(std::move(o)), c_(o.c_), want_(o.want_) {}
     ~stream_read_op() {
@@ -124,8 +136,8 @@ public:
     R result() {
         if constexpr (std::is_same_v<R, std::size_t>) { // read(span): straight into the caller's buffer
             if (want_.got) return want_.got;
-            if (const std::size_t n = std::min(want_.into.size(), c_->rn); n > 0) {
-                std::memcpy(want_.into.data(), c_->rp, n);
+            if (const std::size_t n = std::min(want_.n, c_->rn); n > 0) {
+                std::memcpy(want_.into, c_->rp, n);
                 c_->consume(n);
                 return n;
             }
@@ -143,9 +155,9 @@ public:
     }
 
 private:
+    bool held_ = false; // (first: it fits in the base's tail padding)
     stream_core* c_;
     read_want want_;
-    bool held_ = false;
 };
 
 // stream_writer::drain() and wait_closed(): waits on one of the connection's
@@ -173,7 +185,8 @@ public:
         // while it waited): "connection lost", as asyncio.
         if ((c_->error || c_->handle_closing) && what_ == what::drain && (c_->error || !task())) throw_lost();
     }
-    const char* kind() const noexcept override { return what_ == what::drain ? "drain" : "wait_closed"; }
+    const char* kind() const noexcept override { return drains() ? "drain" : "wait_closed"; }
+    bool drains() const noexcept { return what_ == what::drain; }
 
 private:
     [[noreturn]] void throw_lost() const;

@@ -101,6 +101,11 @@ public:
     // Someone saw the failure: it is not "never retrieved".
     void mark_retrieved() noexcept;
     bool retrieved() const noexcept { return !unretrieved_; }
+    // What a failure nobody retrieved is reported as when the last handle
+    // goes. A server's client task is reported as asyncio reports an
+    // exception escaping client_connected_cb.
+    enum class unretrieved_report : std::uint8_t { never_retrieved, client_connected_cb };
+    void report_unretrieved_as(unretrieved_report r) noexcept { report_as_ = r; }
 
     void add_waiter(task_waiter& w) noexcept { waiters_.push_back(&w); }
     // Removes the done callbacks with this id; how many there were.
@@ -137,6 +142,7 @@ private:
     bool started_ = false;
     bool must_cancel_ = false; // a cancellation waits for the next suspension
     bool unretrieved_ = false; // failed, and nobody has looked yet
+    unretrieved_report report_as_ = unretrieved_report::never_retrieved;
     loop_core* loop_;
     std::coroutine_handle<> frame_;        // the root coroutine, until reaped
     std::coroutine_handle<> resume_point_; // where the next step resumes
