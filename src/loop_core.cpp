@@ -111,6 +111,19 @@ void loop_core::resume(task_state_base& t) noexcept {
     if (!prev && !retired_.empty()) reap();
 }
 
+// Here, beside resume(), so that a libuv callback that completes an
+// operation (a read, a timer) resumes its task in one call.
+void operation_base::wake_now() noexcept {
+    if (phase_ == phase::starting) {
+        phase_ = phase::inline_;
+        return;
+    }
+    phase_ = phase::woken;
+    task_state_base* t = task_;
+    t->parked_ = nullptr;
+    t->loop_->resume(*t);
+}
+
 void loop_core::resume_timed(task_state_base& t) noexcept {
     const std::int64_t start = now_ns();
     const std::string name = t.name();

@@ -153,8 +153,8 @@ public:
     bool shutdown_started = false;
     bool loop_gone = false;       // the loop closed: wake nothing, touch no loop
 
-    // read buffer: own bytes at [own, own + cap); readable [rp, rp + rn)
-    char* own = nullptr;
+    // read buffer: own bytes at [own, own + cap) (`own` is stream_core's);
+    // readable [rp, rp + rn)
     std::size_t cap = 0;
 
     // write queue

@@ -352,7 +352,18 @@ void stream_conn::deliver(const char* p, std::size_t n) { deliver_bytes(this, p,
 
 void stream_conn::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
     auto* c = static_cast<stream_conn*>(s->data);
-    if (!c || nread == 0) return;
+    if (!c) return;
+    // The common case first: the bytes landed in the buffer that a waiting
+    // read(span) lent. (on_alloc lends only a plain connection's reader's
+    // buffer, and such a reader waits only with nothing buffered: flow
+    // control has nothing to do. The handle's reference keeps `c` alive
+    // whatever the woken reader does.)
+    if (read_want* w = c->want; w && nread > 0 && w->lends && buf->base == w->into) [[likely]] {
+        w->got = static_cast<std::size_t>(nread);
+        c->wake_reader();
+        return;
+    }
+    if (nread == 0) return;
     if (c->tls) [[unlikely]] {
         c->tls_on_read(nread, buf);
         return;
@@ -368,16 +379,9 @@ void stream_conn::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
         return;
     }
     if (!c->reader_alive) return; // nobody will read it
-    const auto n = static_cast<std::size_t>(nread);
     // (The handle's reference keeps `c` alive: its close callback cannot run
     // before this returns, whatever the woken reader does.)
-    if (c->want && c->want->lends && buf->base == c->want->into) {
-        c->want->got = n; // landed in the waiting reader's buffer
-        c->wake_reader();
-        pause_if_full(c);
-    } else {
-        deliver_bytes(c, buf->base, n);
-    }
+    deliver_bytes(c, buf->base, static_cast<std::size_t>(nread));
 }
 
 void stream_conn::append(const char* p, std::size_t n) {

@@ -44,17 +44,6 @@ bool operation_base::cancelled_on_resume(phase p) {
     return true;
 }
 
-void operation_base::wake_now() noexcept {
-    if (phase_ == phase::starting) {
-        phase_ = phase::inline_;
-        return;
-    }
-    phase_ = phase::woken;
-    task_state_base* t = task_;
-    t->parked_ = nullptr;
-    t->loop_->resume(*t);
-}
-
 void operation_base::wake_soon(ready_node* via) noexcept {
     phase_ = phase::woken;
     task_->parked_ = nullptr;

@@ -124,7 +124,12 @@ public:
         else return (c_->rn > want_.scanned || c_->error || c_->eof) && read_ready(c_, want_); // nothing new: no
     }
     bool start() {
-        read_wait(c_, want_, *this);
+        if (c_->reader || c_->own || c_->paused_reading) [[unlikely]] {
+            read_wait(c_, want_, *this); // (or throws: another task waits)
+        } else { // what read_wait comes to in the common case
+            c_->reader = this;
+            c_->want = &want_;
+        }
         c_->add_ref();
         held_ = true;
         return true;

@@ -21,6 +21,7 @@ struct stream_core {
     // Read side: the readable bytes are [rp, rp + rn).
     const char* rp = nullptr;
     std::size_t rn = 0;
+    char* own = nullptr;              // the connection's own read buffer, if it holds one
     std::size_t limit = 0;
     operation_base* reader = nullptr; // the read waiting for `want`
     read_want* want = nullptr;
