@@ -12,6 +12,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <span>
+#include <string_view>
 
 namespace bench {
 
@@ -37,6 +40,19 @@ inline void raise_nofile() {
 }
 
 // Serves with `handler` on 127.0.0.1:port until SIGINT or SIGTERM.
+// The echo loop of a connection with one reused buffer, which libuv (or,
+// over TLS, OpenSSL) fills directly: read(span), write, drain, until EOF.
+inline uvasync::task<> echo_with_buffer(uvasync::stream_reader& reader, uvasync::stream_writer& writer) {
+    constexpr std::size_t buffer_size = 64 * 1024;
+    std::unique_ptr<char[]> buffer(new char[buffer_size]);
+    for (;;) {
+        std::size_t n = co_await reader.read(std::span<char>(buffer.get(), buffer_size));
+        if (n == 0) break;
+        writer.write(std::string_view(buffer.get(), n));
+        co_await writer.drain();
+    }
+}
+
 inline uvasync::task<> serve(uvasync::client_connected_handler handler, std::uint16_t port) {
     uvasync::server_options options;
     options.backlog = 4096;

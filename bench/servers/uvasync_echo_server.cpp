@@ -4,23 +4,10 @@
 // of read, which libuv fills directly) as a hand-written libuv server has.
 #include "uvasync_bench_common.hpp"
 
-#include <memory>
-#include <span>
-#include <string_view>
+#include <string>
+#include <utility>
 
 using namespace uvasync;
-
-// A connection that has sent something: from here on, one buffer.
-static task<> echo_with_buffer(stream_reader& reader, stream_writer& writer) {
-    constexpr std::size_t buffer_size = 64 * 1024;
-    std::unique_ptr<char[]> buffer(new char[buffer_size]);
-    for (;;) {
-        std::size_t n = co_await reader.read(std::span<char>(buffer.get(), buffer_size));
-        if (n == 0) break;
-        writer.write(std::string_view(buffer.get(), n));
-        co_await writer.drain();
-    }
-}
 
 static task<> echo(stream_reader reader, stream_writer writer) {
     try {
@@ -30,7 +17,7 @@ static task<> echo(stream_reader reader, stream_writer writer) {
         if (!first.empty()) {
             writer.write(std::move(first));
             co_await writer.drain();
-            co_await echo_with_buffer(reader, writer);
+            co_await bench::echo_with_buffer(reader, writer); // from here on, one buffer
         }
     } catch (const std::system_error&) {
         // the client reset the connection

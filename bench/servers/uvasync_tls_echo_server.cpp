@@ -1,27 +1,16 @@
 // uvasync_tls_echo_server --port N --cert FILE --key FILE: the TLS echo
-// benchmark server: uvasync_echo_server's loop (read into one reused buffer,
+// benchmark server: bench::echo_with_buffer (read into one reused buffer,
 // write, drain) on a start_server with server_options.tls; TLS 1.3 with
 // TLS_AES_128_GCM_SHA256 only, as every TLS server of the suite.
 #include "uvasync_bench_common.hpp"
 
 #include <openssl/ssl.h>
 
-#include <memory>
-#include <span>
-#include <string_view>
-
 using namespace uvasync;
 
 static task<> echo(stream_reader reader, stream_writer writer) {
     try {
-        constexpr std::size_t buffer_size = 64 * 1024;
-        std::unique_ptr<char[]> buffer(new char[buffer_size]);
-        for (;;) {
-            std::size_t n = co_await reader.read(std::span<char>(buffer.get(), buffer_size));
-            if (n == 0) break;
-            writer.write(std::string_view(buffer.get(), n));
-            co_await writer.drain();
-        }
+        co_await bench::echo_with_buffer(reader, writer);
     } catch (const std::system_error&) {
         // the client reset the connection
     }
