@@ -62,6 +62,8 @@ struct tls_session {
     // works on it, then what OpenSSL left of it (rarely anything).
     const char* input = nullptr;
     std::size_t input_size = 0;
+    // Both strings hand their buffers back to the thread's spare strings
+    // as soon as they run empty: an idle connection holds neither.
     std::string carry;
     std::size_t carry_at = 0;
     std::string output; // ciphertext for the socket, until tls_flush

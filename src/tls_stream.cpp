@@ -38,6 +38,14 @@ bool is_ip_literal(const std::string& host) {
     return uv_inet_pton(AF_INET, host.c_str(), buf) == 0 || uv_inet_pton(AF_INET6, host.c_str(), buf) == 0;
 }
 
+// A ciphertext buffer that ran empty goes back to the thread's spare
+// strings (or, too big for them, to the heap): an idle TLS connection keeps
+// no buffer of its own, whatever it sent or received last.
+void release_buffer(std::string& s) noexcept {
+    reuse_string(std::move(s));
+    std::string().swap(s);
+}
+
 // OpenSSL's reason for the last error, or `fallback`.
 std::string openssl_reason(const char* fallback) {
     const unsigned long e = ERR_peek_last_error();
@@ -60,7 +68,7 @@ int bio_read(BIO* b, char* out, std::size_t size, std::size_t* got) {
         std::memcpy(out, t.carry.data() + t.carry_at, n);
         t.carry_at += n;
         if (t.carry_at == t.carry.size()) {
-            t.carry.clear();
+            release_buffer(t.carry);
             t.carry_at = 0;
         }
     }
@@ -83,6 +91,10 @@ int bio_write(BIO* b, const char* data, std::size_t size, std::size_t* written) 
     BIO_clear_retry_flags(b);
     tls_session& t = *static_cast<tls_session*>(BIO_get_data(b));
     try {
+        if (t.output.empty() && t.output.capacity() < size) {
+            t.output = reused_string(); // (a spare string's capacity, and its old bytes)
+            t.output.clear();
+        }
         t.output.append(data, size);
     } catch (...) {
         return 0; // SSL_write fails: the connection is lost
@@ -328,20 +340,18 @@ void stream_conn::tls_flush() noexcept {
     std::string& out = tls->output;
     if (out.empty()) return;
     if (handle_closing) {
-        out.clear();
+        release_buffer(out);
         return;
     }
     const int sent = try_write(out);
-    if (sent >= 0 && static_cast<std::size_t>(sent) == out.size()) {
-        out.clear(); // (keeps its capacity: the next records go where these were)
-        return;
+    if (sent < 0 || static_cast<std::size_t>(sent) != out.size()) {
+        try {
+            queue(std::move(out), sent); // behind a write in flight, or as the next one (the string goes with it)
+        } catch (...) {
+            lose(UV_ENOBUFS);
+        }
     }
-    try {
-        queue(std::string_view(out), sent); // behind a write in flight: into the next one
-    } catch (...) {
-        lose(UV_ENOBUFS);
-    }
-    out.clear();
+    release_buffer(out);
 }
 
 void stream_conn::tls_close_notify() noexcept {
