@@ -83,6 +83,18 @@ TEST(WaitFor, FinishingInTimeReturnsTheValue) {
     EXPECT_EQ(loop.run_until_complete(wait_in_time()), 3);
 }
 
+// The inner work of the tests below, as a task already inside its body
+// (eager: run up to its first suspension now). A 1 ms deadline can pass
+// before a slow, sanitized loop has given a newly scheduled task its first
+// step, and a task cancelled before that never runs its body, in asyncio
+// too: wait_for then rightly raises timeout_error, and the test would
+// depend on the machine's speed.
+template <class T> task_handle<T> started(task<T> t) {
+    task_options o;
+    o.eager_start = true;
+    return create_task(std::move(t), std::move(o));
+}
+
 task<int> slow_with_cleanup(std::vector<std::string>& log) {
     bool cancelled = false;
     try {
@@ -101,7 +113,8 @@ task<int> slow_with_cleanup(std::vector<std::string>& log) {
 
 task<> times_out(std::vector<std::string>& log) {
     try {
-        co_await wait_for(slow_with_cleanup(log), 1ms);
+        task_handle<int> inner = started(slow_with_cleanup(log));
+        co_await wait_for(inner, 1ms);
         log.push_back("no timeout");
     } catch (const timeout_error&) {
         log.push_back("timeout_error");
@@ -131,7 +144,10 @@ task<int> swallows_cancel() {
     co_return 0;
 }
 
-task<int> wait_swallower() { co_return co_await wait_for(swallows_cancel(), 1ms); }
+task<int> wait_swallower() {
+    task_handle<int> inner = started(swallows_cancel());
+    co_return co_await wait_for(inner, 1ms);
+}
 
 // CPython: test_waitfor.py::test_wait_for_cancel_suppressed (GH-86296)
 TEST(WaitFor, AnInnerThatSwallowsTheCancellationHasItsValueReturned) {
@@ -251,7 +267,8 @@ task<int> fails_when_cancelled() {
 
 task<std::string> wait_reraises() {
     try {
-        co_await wait_for(fails_when_cancelled(), 1ms);
+        task_handle<int> inner = started(fails_when_cancelled());
+        co_await wait_for(inner, 1ms);
     } catch (const timeout_error&) {
         co_return "timeout_error";
     } catch (const std::logic_error& e) {
