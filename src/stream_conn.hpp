@@ -167,8 +167,7 @@ public:
     // are still known after the socket is gone. Idle connections that are
     // never asked hold none.
     struct addresses {
-        endpoint peer, sock;
-        bool have_peer = false, have_sock = false;
+        endpoint peer, sock; // AF_UNSPEC until known
     };
     std::unique_ptr<addresses> addrs;
     endpoint address(bool own); // sockname (own) or peername
@@ -208,8 +207,9 @@ private:
     int status_ = 0;
 };
 
-// A string whose buffer a read may reuse (empty when none is left), and a
-// sent string given back for that.
+// A spare string, old bytes and all, whose buffer the caller overwrites (a
+// read's take() assigns to it; clear() it before appending), or an empty
+// one when none is left; and a sent string given back for that.
 std::string reused_string() noexcept;
 
 // The shared read buffer of this thread's loop.

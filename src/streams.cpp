@@ -144,15 +144,13 @@ void stream_conn::setup_accepted_or_connected() noexcept {
 endpoint stream_conn::address(bool own) {
     if (type != kind::tcp || (!addrs && handle_closing)) return {};
     if (!addrs) addrs = std::make_unique<addresses>();
-    bool& have = own ? addrs->have_sock : addrs->have_peer;
     endpoint& e = own ? addrs->sock : addrs->peer;
-    if (!have && !handle_closing) {
+    if (e.family() == AF_UNSPEC && !handle_closing) { // not known yet
         sockaddr_storage ss{};
         int len = sizeof ss;
         auto* sa = reinterpret_cast<sockaddr*>(&ss);
         if ((own ? uv_tcp_getsockname(&h.tcp, sa, &len) : uv_tcp_getpeername(&h.tcp, sa, &len)) == 0) {
             e = endpoint::from_sockaddr(sa);
-            have = true;
         }
     }
     return e;

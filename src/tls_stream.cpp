@@ -92,8 +92,8 @@ int bio_write(BIO* b, const char* data, std::size_t size, std::size_t* written) 
     tls_session& t = *static_cast<tls_session*>(BIO_get_data(b));
     try {
         if (t.output.empty() && t.output.capacity() < size) {
-            t.output = reused_string(); // (a spare string's capacity, and its old bytes)
-            t.output.clear();
+            t.output = reused_string();
+            t.output.clear(); // (a spare keeps its old bytes)
         }
         t.output.append(data, size);
     } catch (...) {
@@ -170,11 +170,8 @@ void tls_attach(stream_conn* c, const tls_context& ctx, bool server, const std::
             }
         }
     }
-    if (t->peer.empty() && c->type == stream_conn::kind::tcp) { // for messages
-        sockaddr_storage ss{};
-        int len = sizeof ss;
-        if (uv_tcp_getpeername(&c->h.tcp, reinterpret_cast<sockaddr*>(&ss), &len) == 0)
-            t->peer = endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&ss)).to_string();
+    if (t->peer.empty()) { // for messages
+        if (const endpoint e = c->address(false); e.family() != AF_UNSPEC) t->peer = e.to_string();
     }
     // Bytes already received (STARTTLS) are the first handshake bytes.
     if (c->rn) {

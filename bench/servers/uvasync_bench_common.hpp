@@ -39,7 +39,6 @@ inline void raise_nofile() {
     }
 }
 
-// Serves with `handler` on 127.0.0.1:port until SIGINT or SIGTERM.
 // The echo loop of a connection with one reused buffer, which libuv (or,
 // over TLS, OpenSSL) fills directly: read(span), write, drain, until EOF.
 inline uvasync::task<> echo_with_buffer(uvasync::stream_reader& reader, uvasync::stream_writer& writer) {
@@ -53,6 +52,7 @@ inline uvasync::task<> echo_with_buffer(uvasync::stream_reader& reader, uvasync:
     }
 }
 
+// Serves with `handler` on 127.0.0.1:port until SIGINT or SIGTERM.
 inline uvasync::task<> serve(uvasync::client_connected_handler handler, std::uint16_t port) {
     uvasync::server_options options;
     options.backlog = 4096;

@@ -188,7 +188,7 @@ public:
     void result() {
         // drain(): the connection's error; lost before drain() began (not
         // while it waited): "connection lost", as asyncio.
-        if ((c_->error || c_->handle_closing) && what_ == what::drain && (c_->error || !task())) throw_lost();
+        if ((c_->error || c_->handle_closing) && drains() && (c_->error || !task())) throw_lost();
     }
     const char* kind() const noexcept override { return drains() ? "drain" : "wait_closed"; }
     bool drains() const noexcept { return what_ == what::drain; }
