@@ -106,8 +106,6 @@ void event_loop::init_handles() {
     std::signal(SIGPIPE, SIG_IGN); // as Python does: a dead peer is an error code, not a kill
     idle_ = detail::uv_handle<uv_idle_t>::make([&](uv_idle_t* h) { return uv_idle_init(uv_, h); }, "uv_idle_init");
     check_ = detail::uv_handle<uv_check_t>::make([&](uv_check_t* h) { return uv_check_init(uv_, h); }, "uv_check_init");
-    prepare_ = detail::uv_handle<uv_prepare_t>::make([&](uv_prepare_t* h) { return uv_prepare_init(uv_, h); },
-                                                     "uv_prepare_init");
     timer_.open(uv_, &on_timer, this);
     cache_timer_ = detail::uv_handle<uv_timer_t>::make([&](uv_timer_t* h) { return uv_timer_init(uv_, h); },
                                                        "uv_timer_init");
@@ -115,11 +113,8 @@ void event_loop::init_handles() {
     uv_unref(cache_timer_.base());
     async_ = detail::uv_handle<uv_async_t>::make([&](uv_async_t* h) { return uv_async_init(uv_, h, &on_async); },
                                                  "uv_async_init");
-    for (uv_handle_t* h : {idle_.base(), check_.base(), prepare_.base(), async_.base()}) h->data = this;
-    uv_check_start(check_.get(), &on_check);
+    for (uv_handle_t* h : {idle_.base(), check_.base(), async_.base()}) h->data = this;
     uv_unref(check_.base());
-    uv_prepare_start(prepare_.get(), &on_prepare);
-    uv_unref(prepare_.base());
     uv_unref(async_.base()); // referenced only while run_* waits
     gate_ = std::make_shared<detail::threadsafe_queue>();
     gate_->async = async_.get();
@@ -135,7 +130,11 @@ event_loop::~event_loop() {
 // ---- the driver: libuv handles under the core ---------------------------
 
 void event_loop::ready_work_queued() noexcept {
-    if (idle_) uv_idle_start(idle_.get(), &on_idle);
+    if (!cache_timer_armed_) arm_cache_timer(); // callbacks are cached blocks too
+    if (idle_) {
+        uv_idle_start(idle_.get(), &on_idle);   // no waiting for I/O while work is ready
+        uv_check_start(check_.get(), &on_check); // what I/O callbacks queue runs right after them
+    }
 }
 
 void event_loop::arm_timer(std::int64_t deadline_ns) noexcept {
@@ -163,21 +162,27 @@ void event_loop::on_idle(uv_idle_t* h) {
 
 void event_loop::on_check(uv_check_t* h) {
     auto* self = static_cast<event_loop*>(h->data);
+    // Nothing queued this time: stop until work is queued again, so that a
+    // loop that only does I/O (a task resumed straight from its callback)
+    // pays nothing here.
+    if (!self->core_.has_ready()) {
+        uv_check_stop(h);
+        return;
+    }
     // Once stopped, what callbacks queued waits for the next run (asyncio).
-    if (self->core_.has_ready() && !self->stopping_) self->core_.run_ready(batches_per_iteration, self->stopping_);
+    if (!self->stopping_) self->core_.run_ready(batches_per_iteration, self->stopping_);
 }
 
-void event_loop::on_prepare(uv_prepare_t* h) {
-    // Nothing ready and not stopping: the loop is about to wait for I/O or a
-    // timer, a good time to hand back what a burst left in the frame cache;
-    // after a quiet second the cache gives everything back (the timer only
-    // wakes the loop up for that; it keeps nothing alive).
-    auto* self = static_cast<event_loop*>(h->data);
-    if (self->core_.has_ready() || self->stopping_) return;
-    if (!self->cache_timer_armed_ && detail::frame_cache_waiting()) self->arm_cache_timer();
+void event_loop::frames_freed() noexcept {
+    if (!cache_timer_armed_) arm_cache_timer();
 }
 
+// While frames come back to the cache (tasks end, callbacks run) the timer
+// looks at the cache once a second; after a quiet second the cache is
+// emptied and the timer stops. It only wakes the loop: it keeps nothing
+// alive.
 void event_loop::arm_cache_timer() noexcept {
+    if (!cache_timer_ || !detail::frame_cache_on()) return; // closed, or nothing is cached
     cache_timer_armed_ = true;
     uv_timer_start(
         cache_timer_.get(),
@@ -313,7 +318,6 @@ void event_loop::close() {
     }
     idle_.close();
     check_.close();
-    prepare_.close();
     cache_timer_.close();
     timer_.close();
     async_.close();

@@ -63,16 +63,9 @@ void frame_release_class(std::size_t cls) noexcept {
     c.counts[cls] = 0;
 }
 
-bool frame_cache_waiting() noexcept {
-    frame_cache& c = t_frame_cache;
-    if (c.over_kept) trim_to_kept(c);
-    if (c.frees == c.frees_seen && !c.heap_dirty) return false; // nothing new since the cache was emptied
-    c.frees_seen = c.frees; // the quiet second starts now
-    return true;
-}
-
 bool frame_cache_tick() noexcept {
     frame_cache& c = t_frame_cache;
+    if (c.over_kept) trim_to_kept(c);
     if (c.frees != c.frees_seen) { // still in use: look again in a second
         c.frees_seen = c.frees;
         return true;

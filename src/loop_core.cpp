@@ -98,6 +98,7 @@ void loop_core::start_task(task_state_base& t, bool eager) noexcept {
     if (!retired_.empty() && retired_.back() == &t) {
         retired_.pop_back();
         reap_one(t);
+        driver_->frames_freed();
     }
 }
 
@@ -140,6 +141,7 @@ void loop_core::reap() noexcept {
         retired_.pop_back();
         reap_one(*t);
     }
+    driver_->frames_freed();
 }
 
 void loop_core::reap_one(task_state_base& t) noexcept {

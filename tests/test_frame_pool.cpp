@@ -1,6 +1,6 @@
 // The per-thread frame cache: a burst may fill it past kept_bytes per size
-// class, the loop hands the excess back before it blocks for I/O, and
-// everything (and the heap with malloc_trim) once it has waited a second.
+// class; the loop's once-a-second tick hands the excess back, and everything
+// (and the heap with malloc_trim) after a second without frees.
 // The switch for memory checkers (UVASYNC_NO_FRAME_POOL, valgrind) is tested
 // by tests/frame_pool_probe.cpp, in processes of its own.
 #include <gtest/gtest.h>
@@ -19,9 +19,6 @@ using namespace std::chrono_literals;
 namespace d = uvasync::detail;
 
 namespace {
-// The trim runs before the loop blocks; the step that wakes afterwards frees
-// a few blocks of its own (the finished task's frame and state, a callback).
-constexpr std::uint32_t freed_after_trim = 8;
 constexpr std::int64_t second = d::frame_cache::idle_release_ns;
 
 std::uint32_t most_over_kept() {
@@ -54,10 +51,10 @@ long rss_bytes() {
     return resident * sysconf(_SC_PAGESIZE);
 }
 
-task<> idle_once() { co_await sleep(1ms); } // the loop blocks in poll: its prepare phase runs
 } // namespace
 
-TEST(FramePool, BurstIsTrimmedBackWhenTheLoopWaitsForIo) {
+// The tick, called by hand (the loop's timer calls it once a second).
+TEST(FramePool, BurstIsTrimmedBackAtTheNextTick) {
     event_loop loop;
     int ran = 0;
     for (int i = 0; i < 200'000; ++i) loop.call_soon([&ran] { ++ran; });
@@ -68,8 +65,8 @@ TEST(FramePool, BurstIsTrimmedBackWhenTheLoopWaitsForIo) {
     if (caching()) {
         EXPECT_GT(most_over_kept(), 100'000u);
     }
-    loop.run_until_complete(idle_once());
-    EXPECT_LE(most_over_kept(), freed_after_trim);
+    d::frame_cache_tick();
+    EXPECT_EQ(most_over_kept(), 0u);
 }
 
 TEST(FramePool, ClassesHoldSizesUpTo16kPlus8) {
@@ -81,9 +78,8 @@ TEST(FramePool, ClassesHoldSizesUpTo16kPlus8) {
     EXPECT_EQ(d::frame_class_size(d::frame_class(121)), 136u);
 }
 
-// The idle trim, driven by hand: frame_cache_waiting is what the loop calls
-// each time it is about to wait, frame_cache_tick what its timer calls a
-// second after it was armed.
+// The idle trim, driven by hand: frame_cache_tick is what the loop's timer
+// calls once a second while blocks come back.
 TEST(FramePool, AQuietSecondEmptiesTheCache) {
     const bool on = caching();
     d::frame_cache_tick(); // forget what this thread did before
@@ -91,37 +87,36 @@ TEST(FramePool, AQuietSecondEmptiesTheCache) {
     std::vector<void*> burst;
     for (int i = 0; i < 1000; ++i) burst.push_back(d::frame_allocate(120));
     for (void* p : burst) d::frame_deallocate(p, 120);
-    if (!on) { // nothing cached: nothing to give back, no timer wanted
+    if (!on) { // nothing cached: nothing to give back, no more ticks wanted
         EXPECT_EQ(cached_blocks(), 0u);
-        EXPECT_FALSE(d::frame_cache_waiting());
+        EXPECT_FALSE(d::frame_cache_tick());
         return;
     }
     EXPECT_GE(d::t_frame_cache.counts[d::frame_class(120)], 1000u);
-    // The loop waits after the burst: the cache wants its timer.
-    EXPECT_TRUE(d::frame_cache_waiting());
-    // Work in the second that follows (a frame freed): not yet, look again.
+    // Blocks came back in the second before the tick: not yet, look again.
+    EXPECT_TRUE(d::frame_cache_tick());
     d::frame_deallocate(d::frame_allocate(120), 120);
     EXPECT_TRUE(d::frame_cache_tick());
     EXPECT_GE(d::t_frame_cache.counts[d::frame_class(120)], 1000u);
-    // A whole quiet second: everything goes, and no timer is wanted.
+    // A whole quiet second: everything goes, and no more ticks are wanted.
     EXPECT_FALSE(d::frame_cache_tick());
     EXPECT_EQ(cached_blocks(), 0u);
     for (std::size_t cls = 0; cls < d::frame_cache::classes; ++cls) EXPECT_EQ(d::t_frame_cache.heads[cls], nullptr);
     EXPECT_FALSE(d::t_frame_cache.heap_dirty); // malloc_trim ran
-    EXPECT_FALSE(d::frame_cache_waiting());    // nothing new to give back
-    // The cache works on afterwards: a block cached again is given back a
-    // quiet second later.
+    EXPECT_FALSE(d::frame_cache_tick());       // nothing new to give back
+    // The cache works on afterwards: a block cached again is given back
+    // after a quiet second.
     d::frame_deallocate(d::frame_allocate(120), 120);
     EXPECT_EQ(d::t_frame_cache.counts[d::frame_class(120)], 1u);
-    EXPECT_TRUE(d::frame_cache_waiting());
+    EXPECT_TRUE(d::frame_cache_tick());
     EXPECT_FALSE(d::frame_cache_tick());
     EXPECT_EQ(cached_blocks(), 0u);
 }
 
-// The loop's side: after a burst it arms a timer that keeps nothing alive,
-// and once it has waited a second the cache is empty and the memory given
-// back. A prepare handle started before the loop's own runs after it (libuv
-// runs the newest first), so it sees each idle trim's result.
+// The loop's side: a burst arms a timer that keeps nothing alive, and once
+// the loop has been quiet for a second the cache is empty and the memory
+// given back. The observer, a prepare handle, looks each time the loop is
+// about to wait.
 TEST(FramePool, AQuietSecondAfterABurstGivesTheMemoryBack) {
     struct program {
         uv_loop_t loop{};

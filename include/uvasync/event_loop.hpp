@@ -255,10 +255,10 @@ private:
     void arm_timer(std::int64_t deadline_ns) noexcept override;
     void report(const char* message, std::exception_ptr e, std::string task_name) noexcept override;
     void ran_for(const char* what, std::int64_t elapsed_ns, const std::string& name) noexcept override;
+    void frames_freed() noexcept override;
 
     static void on_idle(uv_idle_t* h);
     static void on_check(uv_check_t* h);
-    static void on_prepare(uv_prepare_t* h);
     void arm_cache_timer() noexcept;
     static void on_timer(void* self);
     static void on_async(uv_async_t* h);
@@ -268,7 +268,6 @@ private:
     std::unique_ptr<uv_loop_t> owned_;
     detail::uv_handle<uv_idle_t> idle_;
     detail::uv_handle<uv_check_t> check_;
-    detail::uv_handle<uv_prepare_t> prepare_;
     detail::uv_handle<uv_timer_t> cache_timer_; // wakes the loop for the frame cache's idle trim
     bool cache_timer_armed_ = false;
     detail::deadline_timer timer_;

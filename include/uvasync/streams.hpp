@@ -200,6 +200,29 @@ private:
     bool held_ = false;
 };
 
+// stream_writer::drain(). With nothing to wait for and nothing to report
+// (the common case) co_await returns at once and the operation that waits
+// is never built: a drain after every write costs a few loads.
+class drain_op {
+public:
+    explicit drain_op(stream_core* c) noexcept : c_(c) {}
+    drain_op(drain_op&& o) noexcept : c_(o.c_) {} // (before it is awaited)
+
+    bool await_ready() const noexcept { return !c_->paused_writing && !c_->error && !c_->handle_closing; }
+    template <class P> bool await_suspend(std::coroutine_handle<P> h) {
+        conn_wait_op& op = wait_.emplace(c_, conn_wait_op::what::drain);
+        return !op.await_ready() && op.await_suspend(h);
+    }
+    void await_resume() {
+        if (wait_) wait_->await_resume();
+    }
+    operator ::uvasync::task<void>() && { return as_task(std::move(*this)); }
+
+private:
+    stream_core* c_;
+    std::optional<conn_wait_op> wait_;
+};
+
 // std::logic_error "<what>: the stream is not connected (moved from?)".
 [[noreturn]] void throw_not_connected(const char* what);
 inline stream_core* connected(stream_core* c, const char* what) {
@@ -321,9 +344,7 @@ public:
     // it throws std::errc::connection_reset ("connection lost"), as asyncio.
     // Any number of tasks may wait in drain() at once. Frame-less, and
     // with nothing to wait for it does not suspend.
-    [[nodiscard]] detail::conn_wait_op drain() {
-        return detail::conn_wait_op(detail::connected(c_, "drain"), detail::conn_wait_op::what::drain);
-    }
+    [[nodiscard]] detail::drain_op drain() { return detail::drain_op(detail::connected(c_, "drain")); }
 
     bool can_write_eof() const noexcept { return true; }
     // Sends everything buffered, then shuts the sending side down (the peer

@@ -6,10 +6,9 @@
 // handful of sizes. Blocks are kept per size class (16-byte steps up to
 // 1 KiB) on the thread that frees them: up to `max_cached_bytes` of a class
 // during a burst (100,000 call_soon callbacks, 10,000 sleeping tasks), back
-// down to `kept_bytes` as soon as the event loop is about to wait for I/O,
-// and down to nothing, with the heap trimmed (malloc_trim), once a whole
-// second went by without a block freed (frame_cache_tick): a burst is fast without
-// being kept for good. A class holds sizes 16k+8, which is exactly what a
+// down to `kept_bytes` within a second, and down to nothing, with the heap
+// trimmed (malloc_trim), once a whole second went by without a block freed
+// (frame_cache_tick): a burst is fast without being kept for good. A class holds sizes 16k+8, which is exactly what a
 // glibc chunk of 16k+16 bytes serves, so rounding to a class costs no
 // memory.
 //
@@ -58,7 +57,7 @@ struct frame_cache {
     std::uint32_t frees_seen; // `frees` when the quiet second began
     bool registered; // caching on this thread: the thread-exit cleanup is armed
     bool off;        // no caching on this thread: the pool is switched off, or the thread is exiting
-    bool over_kept;  // some class holds more than kept_bytes: trim when the loop waits
+    bool over_kept;  // some class holds more than kept_bytes: trim at the next tick
     bool heap_dirty; // blocks went back to malloc since the last malloc_trim
 };
 
@@ -80,17 +79,19 @@ constexpr std::uint32_t frame_class_kept(std::size_t cls) noexcept {
     return static_cast<std::uint32_t>(frame_cache::kept_bytes / frame_class_size(cls));
 }
 
-// Giving memory back, driven by the loop. When it is about to wait for I/O
-// or a timer (nothing ready), the loop calls frame_cache_waiting(): a burst
-// beyond kept_bytes per class is freed at once, and the answer says whether
-// the cache holds anything to give back later; if so, and its timer is not
-// armed, the loop arms it for a second and then calls frame_cache_tick():
-// when no block was freed in that second, every cached block is freed and
-// the heap trimmed (malloc_trim), so RSS comes back after a burst; otherwise
-// it asks to be looked at again a second later. On a busy loop this costs a
-// counter per freed block and a timer per second.
-bool frame_cache_waiting() noexcept;
+// Giving memory back, driven by the loop: from when tasks end or callbacks
+// are queued (blocks come back) it calls frame_cache_tick() once a second.
+// A tick frees what a burst left beyond kept_bytes per class; when no block
+// was freed since the last tick it frees every cached block and trims the
+// heap (malloc_trim), so RSS comes back after a burst, and returns false:
+// the loop stops looking until blocks come back again. On a busy loop this
+// costs a counter per freed block and a timer per second; a loop that only
+// does I/O pays nothing.
 bool frame_cache_tick() noexcept;
+// This thread caches blocks (the cache is on and was used): ticks mean something.
+inline bool frame_cache_on() noexcept {
+    return frame_pool_enabled && t_frame_cache.registered && !t_frame_cache.off;
+}
 
 inline void* frame_allocate(std::size_t size) {
     if constexpr (frame_pool_enabled) {

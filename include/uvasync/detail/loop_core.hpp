@@ -61,6 +61,10 @@ public:
     virtual void report(const char* message, std::exception_ptr e, std::string task_name) noexcept = 0;
     // Debug mode: a step or callback ran for `elapsed_ns`.
     virtual void ran_for(const char* what, std::int64_t elapsed_ns, const std::string& name) noexcept = 0;
+    // Tasks ended and their frames went back to the frame cache: the loop
+    // watches the cache until it has been quiet for a second, then empties
+    // it (detail/frame_pool.hpp).
+    virtual void frames_freed() noexcept = 0;
 
 protected:
     ~loop_driver() = default;
