@@ -104,7 +104,9 @@ public:
     void check_writable(const char* what) const;
     void submit_staged() noexcept;
     static void on_write(uv_write_t* req, int status);
-    std::size_t write_buffer_size() const noexcept { return inflight_bytes + staged_bytes(); }
+    std::size_t write_buffer_size() const noexcept {
+        return inflight_bytes + staged_bytes() + (tls ? tls_early_bytes() : 0);
+    }
     std::size_t staged_bytes() const noexcept { return staged ? staged->data.size() - staged->off : 0; }
     void maybe_pause_writing() noexcept {
         if (!paused_writing && write_buffer_size() > high_water) paused_writing = true;
@@ -120,6 +122,9 @@ public:
     // --- TLS (src/tls_stream.cpp) ---
     void tls_on_read(ssize_t nread, const uv_buf_t* buf) noexcept;
     bool tls_handshake_step() noexcept; // true when the handshake is done
+    void tls_handshake_done() noexcept; // what waited for it: early writes, close(), write_eof()
+    bool tls_handshaking() const noexcept;
+    std::size_t tls_early_bytes() const noexcept;
     void tls_read_plaintext() noexcept;
     void tls_write(std::string_view plaintext);
     void tls_flush() noexcept;        // ciphertext OpenSSL produced goes to the socket
@@ -130,6 +135,7 @@ public:
 
     // --- closing ---
     void close() noexcept;          // graceful (writer.close())
+    void finish_close() noexcept;   // close()'s work, once nothing holds it back
     void abort() noexcept;          // now, dropping unsent data
     void lose(int status) noexcept; // a fatal error: record it, close now
     void close_handle() noexcept;

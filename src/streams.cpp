@@ -173,7 +173,14 @@ int stream_conn::start_reading() noexcept {
 void stream_conn::close() noexcept {
     if (closing) return;
     closing = write_closed = true;
+    finish_close();
+}
+
+void stream_conn::finish_close() noexcept {
     if (handle_closing) return;
+    // Bytes written during a TLS handshake go out once it is over, and the
+    // close after them (tls_handshake_done): reading goes on until then.
+    if (tls && tls_handshaking() && tls_early_bytes()) return;
     if (reading) {
         uv_read_stop(stream);
         reading = false;
@@ -665,7 +672,10 @@ void stream_conn::after_flush() noexcept {
 void stream_conn::write_eof() {
     if (eof_requested || closing || handle_closing) return;
     eof_requested = write_closed = true;
-    if (tls) tls_close_notify();
+    if (tls) {
+        if (tls_handshaking()) return; // after the handshake (tls_handshake_done)
+        tls_close_notify();
+    }
     if (inflight == 0 && !staged && !handle_closing) do_shutdown();
 }
 

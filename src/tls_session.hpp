@@ -67,6 +67,10 @@ struct tls_session {
     std::string carry;
     std::size_t carry_at = 0;
     std::string output; // ciphertext for the socket, until tls_flush
+    // Plaintext written while the handshake runs (another task writes during
+    // start_tls): encrypted and sent once it is over, as asyncio does. It
+    // counts in the write buffer, so drain() waits for it.
+    std::string early;
     phase state = phase::handshaking;
     bool server = false;
     bool sent_close_notify = false;

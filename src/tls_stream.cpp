@@ -230,8 +230,9 @@ bool stream_conn::tls_handshake_step() noexcept {
     if (r == 1) {
         tls_flush(); // (a server's last flight)
         t.state = tls_session::phase::open;
+        tls_handshake_done(); // (before the waiter: what it writes next goes after)
         if (tls_handshake_op* w = std::exchange(t.waiter, nullptr)) w->finished();
-        return true;
+        return !handle_closing;
     }
     const int e = SSL_get_error(t.ssl, r);
     if (e == SSL_ERROR_WANT_READ) {
@@ -315,8 +316,11 @@ void stream_conn::tls_read_plaintext() noexcept {
 void stream_conn::tls_write(std::string_view data) {
     tls_session& t = *tls;
     if (t.state == tls_session::phase::failed) return; // lost: dropped, as on a plain connection
-    if (t.state == tls_session::phase::handshaking)
-        throw std::runtime_error("write: the TLS handshake is not over yet");
+    if (t.state == tls_session::phase::handshaking) {
+        t.early.append(data);
+        maybe_pause_writing();
+        return;
+    }
     while (!data.empty()) {
         const std::size_t chunk = std::min(data.size(), write_chunk);
         std::size_t wrote = 0;
@@ -332,6 +336,30 @@ void stream_conn::tls_write(std::string_view data) {
         if (handle_closing) return;
     }
 }
+
+void stream_conn::tls_handshake_done() noexcept {
+    tls_session& t = *tls;
+    if (!t.early.empty()) {
+        const std::string early = std::move(t.early);
+        t.early = std::string();
+        try {
+            tls_write(early);
+        } catch (...) {
+            lose(UV_ENOBUFS);
+        }
+    }
+    if (handle_closing) return;
+    if (closing) {
+        finish_close();
+        return;
+    }
+    if (eof_requested) tls_close_notify();
+    after_flush(); // write_eof's shutdown once flushed; drain() below the low-water mark
+}
+
+bool stream_conn::tls_handshaking() const noexcept { return tls->state == tls_session::phase::handshaking; }
+
+std::size_t stream_conn::tls_early_bytes() const noexcept { return tls->early.size(); }
 
 void stream_conn::tls_flush() noexcept {
     std::string& out = tls->output;

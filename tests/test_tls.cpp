@@ -614,6 +614,97 @@ TEST(Tls, StartTlsBothSides) {
     run_test(starttls_both_ours());
 }
 
+// start_tls run eagerly up to where it waits for the peer: the handshake is
+// under way when it returns.
+task_handle<> upgrading(stream_writer& w) {
+    task_options o;
+    o.eager_start = true;
+    return create_task(w.start_tls(trusting_client(), "localhost"), std::move(o));
+}
+
+// Another task writes while the handshake runs: asyncio buffers the bytes
+// and sends them over TLS once it is over, before what is written after.
+task<> starttls_write_during_handshake() {
+    tls_context server_ctx = tls_context::server(certs().server_cert, certs().server_key);
+    auto handler = [&server_ctx](stream_reader r, stream_writer w) -> task<> {
+        EXPECT_EQ(co_await r.readline(), "STARTTLS\n");
+        co_await w.start_tls(server_ctx);
+        co_await echo(std::move(r), std::move(w));
+    };
+    server srv = co_await start_server(handler, "127.0.0.1", 0);
+    auto [r, w] = co_await open_connection("127.0.0.1", srv.port());
+    w.write("STARTTLS\n");
+    co_await w.drain();
+    task_handle<> upgrade = upgrading(w);
+    EXPECT_FALSE(upgrade.done());
+    EXPECT_FALSE(w.tls()); // not over yet
+    w.write("early\n");
+    EXPECT_EQ(w.get_write_buffer_size(), 6u); // counted until it is sent
+    co_await upgrade;
+    EXPECT_TRUE(w.tls());
+    w.write("after\n");
+    EXPECT_EQ(co_await r.readline(), "early\n");
+    EXPECT_EQ(co_await r.readline(), "after\n");
+    co_await w.drain();
+    EXPECT_EQ(w.get_write_buffer_size(), 0u);
+    w.close();
+    co_await w.wait_closed();
+    srv.close();
+    co_await srv.wait_closed();
+}
+
+TEST(Tls, WritesDuringTheHandshakeGoOutAfterIt) {
+    REQUIRE_TOOLS();
+    run_test(starttls_write_during_handshake());
+}
+
+// close() or write_eof() during the handshake, with bytes written: nothing
+// written before it is lost; the handshake ends, the bytes go, then the
+// close (or close_notify and EOF, reading going on).
+task<> starttls_close_during_handshake() {
+    tls_context server_ctx = tls_context::server(certs().server_cert, certs().server_key);
+    std::vector<std::string> heard;
+    auto handler = [&server_ctx, &heard](stream_reader r, stream_writer w) -> task<> {
+        EXPECT_EQ(co_await r.readline(), "STARTTLS\n");
+        co_await w.start_tls(server_ctx);
+        heard.push_back(co_await r.read()); // until close_notify or EOF
+        w.write("bye");
+        w.close();
+    };
+    server srv = co_await start_server(handler, "127.0.0.1", 0);
+    {
+        auto [r, w] = co_await open_connection("127.0.0.1", srv.port());
+        w.write("STARTTLS\n");
+        co_await w.drain();
+        task_handle<> upgrade = upgrading(w);
+        w.write("last words\n");
+        w.close();
+        co_await upgrade;
+        co_await w.wait_closed();
+    }
+    {
+        auto [r, w] = co_await open_connection("127.0.0.1", srv.port());
+        w.write("STARTTLS\n");
+        co_await w.drain();
+        task_handle<> upgrade = upgrading(w);
+        w.write("half");
+        w.write_eof();
+        co_await upgrade;
+        EXPECT_EQ(co_await r.read(), "bye"); // reading goes on
+        w.close();
+        co_await w.wait_closed();
+    }
+    EXPECT_TRUE(co_await until([&] { return heard.size() == 2; }));
+    EXPECT_EQ(heard, (std::vector<std::string>{"last words\n", "half"}));
+    srv.close();
+    co_await srv.wait_closed();
+}
+
+TEST(Tls, CloseOrWriteEofDuringTheHandshakeLosesNothing) {
+    REQUIRE_TOOLS();
+    run_test(starttls_close_during_handshake());
+}
+
 // ---- misbehaving peers ---------------------------------------------------------------------
 
 // A plain server whose connections do `what` to the client's hello.

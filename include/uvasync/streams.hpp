@@ -382,8 +382,10 @@ public:
     // by a server: the server side), and bytes received but not read yet
     // are the first handshake bytes. `server_hostname`: a client's SNI and
     // the name its certificate must carry (needed when the context checks
-    // host names). Errors: tls_error / tls_certificate_error (the connection
-    // is closed then); a connection that is TLS already: std::runtime_error.
+    // host names). What another task writes meanwhile is sent over TLS once
+    // the handshake is over (a close() or write_eof() meanwhile waits for
+    // it). Errors: tls_error / tls_certificate_error (the connection is
+    // closed then); a connection that is TLS already: std::runtime_error.
     task<> start_tls(tls_context ctx, std::string server_hostname = {},
                      std::chrono::milliseconds handshake_timeout = std::chrono::seconds(60));
     // The TLS session's parameters; empty on a plain connection (or before
