@@ -77,6 +77,7 @@ public:
     // --- reading ---
     static void on_alloc(uv_handle_t* h, std::size_t suggested, uv_buf_t* buf);
     static void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
+    void on_read_other(ssize_t nread, const uv_buf_t* buf); // all but a lent buffer filled
     // Bytes for the reader (a plain socket's, or TLS plaintext): offered to
     // a waiting reader where they are, the rest buffered; flow control.
     void deliver(const char* p, std::size_t n);

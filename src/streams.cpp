@@ -368,25 +368,29 @@ void stream_conn::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
         c->wake_reader();
         return;
     }
+    c->on_read_other(nread, buf); // (apart: the common case saves no registers)
+}
+
+[[gnu::noinline]] void stream_conn::on_read_other(ssize_t nread, const uv_buf_t* buf) {
     if (nread == 0) return;
-    if (c->tls) [[unlikely]] {
-        c->tls_on_read(nread, buf);
+    if (tls) [[unlikely]] {
+        tls_on_read(nread, buf);
         return;
     }
     if (nread < 0) {
         if (nread == UV_EOF) {
-            c->eof = true;
-            c->reading = false; // libuv stopped reading
-            c->wake_reader();
+            eof = true;
+            reading = false; // libuv stopped reading
+            wake_reader();
         } else {
-            c->lose(static_cast<int>(nread)); // the reader hears of it from the close callback
+            lose(static_cast<int>(nread)); // the reader hears of it from the close callback
         }
         return;
     }
-    if (!c->reader_alive) return; // nobody will read it
-    // (The handle's reference keeps `c` alive: its close callback cannot run
-    // before this returns, whatever the woken reader does.)
-    deliver_bytes(c, buf->base, static_cast<std::size_t>(nread));
+    if (!reader_alive) return; // nobody will read it
+    // (The handle's reference keeps this alive: its close callback cannot
+    // run before this returns, whatever the woken reader does.)
+    deliver_bytes(this, buf->base, static_cast<std::size_t>(nread));
 }
 
 void stream_conn::append(const char* p, std::size_t n) {
