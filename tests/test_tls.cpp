@@ -588,14 +588,19 @@ TEST(Tls, StartTlsWithPythonServer) {
     run_test(starttls_with_python(), std::chrono::seconds(60));
 }
 
+// A plain server's connection: upgraded after its "STARTTLS" line, then echoed.
+task<> starttls_then_echo(const tls_context& ctx, stream_reader r, stream_writer w) {
+    EXPECT_EQ(co_await r.readline(), "STARTTLS\n");
+    co_await w.start_tls(ctx);
+    co_await echo(std::move(r), std::move(w));
+}
+
 // Both sides ours: the server upgrades an accepted connection, and the
 // client's hello, sent right behind its plain line, is already buffered.
 task<> starttls_both_ours() {
     tls_context server_ctx = tls_context::server(certs().server_cert, certs().server_key);
-    auto handler = [&server_ctx](stream_reader r, stream_writer w) -> task<> {
-        EXPECT_EQ(co_await r.readline(), "STARTTLS\n");
-        co_await w.start_tls(server_ctx);
-        co_await echo(std::move(r), std::move(w));
+    auto handler = [&server_ctx](stream_reader r, stream_writer w) {
+        return starttls_then_echo(server_ctx, std::move(r), std::move(w));
     };
     server srv = co_await start_server(handler, "127.0.0.1", 0);
     auto [r, w] = co_await open_connection("127.0.0.1", srv.port());
@@ -626,10 +631,8 @@ task_handle<> upgrading(stream_writer& w) {
 // and sends them over TLS once it is over, before what is written after.
 task<> starttls_write_during_handshake() {
     tls_context server_ctx = tls_context::server(certs().server_cert, certs().server_key);
-    auto handler = [&server_ctx](stream_reader r, stream_writer w) -> task<> {
-        EXPECT_EQ(co_await r.readline(), "STARTTLS\n");
-        co_await w.start_tls(server_ctx);
-        co_await echo(std::move(r), std::move(w));
+    auto handler = [&server_ctx](stream_reader r, stream_writer w) {
+        return starttls_then_echo(server_ctx, std::move(r), std::move(w));
     };
     server srv = co_await start_server(handler, "127.0.0.1", 0);
     auto [r, w] = co_await open_connection("127.0.0.1", srv.port());
