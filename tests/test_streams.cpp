@@ -52,6 +52,20 @@ task<> every_reader_method() {
 
 TEST(StreamReader, EveryMethodRoundTrip) { run_test(every_reader_method()); }
 
+// The first whole separator, after near misses and overlapping starts.
+task<> readuntil_near_misses() {
+    server srv = co_await script_server("GET / HTTP/1.1\r\nHost: x\r\n\r\nnext\r\n\r\r\n\r\naaab|abababc");
+    auto [r, w] = co_await open_connection("127.0.0.1", srv.port());
+    EXPECT_EQ(co_await r.readuntil("\r\n\r\n"), "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    EXPECT_EQ(co_await r.readuntil("\r\n\r\n"), "next\r\n\r\r\n\r\n");
+    EXPECT_EQ(co_await r.readuntil("aab"), "aaab");
+    EXPECT_EQ(co_await r.readuntil("ababc"), "|abababc");
+    w.close();
+    co_await w.wait_closed();
+}
+
+TEST(StreamReader, ReaduntilFindsTheFirstWholeSeparator) { run_test(readuntil_near_misses()); }
+
 task<> readexactly_eof() {
     server srv = co_await script_server("12345");
     auto [r, w] = co_await open_connection("127.0.0.1", srv.port());
