@@ -232,7 +232,7 @@ bool stream_conn::tls_handshake_step() noexcept {
         t.state = tls_session::phase::open;
         tls_handshake_done(); // (before the waiter: what it writes next goes after)
         if (tls_handshake_op* w = std::exchange(t.waiter, nullptr)) w->finished();
-        return !handle_closing;
+        return true;
     }
     const int e = SSL_get_error(t.ssl, r);
     if (e == SSL_ERROR_WANT_READ) {
@@ -340,8 +340,7 @@ void stream_conn::tls_write(std::string_view data) {
 void stream_conn::tls_handshake_done() noexcept {
     tls_session& t = *tls;
     if (!t.early.empty()) {
-        const std::string early = std::move(t.early);
-        t.early = std::string();
+        const std::string early = std::exchange(t.early, {});
         try {
             tls_write(early);
         } catch (...) {

@@ -8,9 +8,9 @@
 // during a burst (100,000 call_soon callbacks, 10,000 sleeping tasks), back
 // down to `kept_bytes` within a second, and down to nothing, with the heap
 // trimmed (malloc_trim), once a whole second went by without a block freed
-// (frame_cache_tick): a burst is fast without being kept for good. A class holds sizes 16k+8, which is exactly what a
-// glibc chunk of 16k+16 bytes serves, so rounding to a class costs no
-// memory.
+// (frame_cache_tick): a burst is fast without being kept for good. A class
+// holds sizes 16k+8, which is exactly what a glibc chunk of 16k+16 bytes
+// serves, so rounding to a class costs no memory.
 //
 // For memory checkers the cache is off, and every frame goes to plain
 // new/delete at its own size: under AddressSanitizer (at compile time, so
