@@ -1,4 +1,5 @@
-// Small coroutines shared by the combinator, lock and queue tests.
+// Small coroutines shared by the combinator, lock, queue, timeout and TLS
+// tests.
 #pragma once
 
 #include <uvasync/uvasync.hpp>
@@ -6,6 +7,7 @@
 #include <chrono>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace coro_test_util {
 
@@ -20,6 +22,14 @@ inline task<> ticks(int n) {
 inline task<int> value_after(event& go, int v) {
     co_await go.wait();
     co_return v;
+}
+
+// `t` as a task already inside its body (eager: run up to its first
+// suspension now), for a test that needs it there before the loop turns.
+template <class T> task_handle<T> started(task<T> t) {
+    task_options o;
+    o.eager_start = true;
+    return create_task(std::move(t), std::move(o));
 }
 
 // Throws std::runtime_error(what) once `go` is set.

@@ -1,4 +1,5 @@
 // sleep, wait_for and wait_until (docs/api.md, asyncio-semantics.md §5, §6.8).
+#include "coro_test_util.hpp"
 #include <gtest/gtest.h>
 #include <uvasync/uvasync.hpp>
 
@@ -83,17 +84,12 @@ TEST(WaitFor, FinishingInTimeReturnsTheValue) {
     EXPECT_EQ(loop.run_until_complete(wait_in_time()), 3);
 }
 
-// The inner work of the tests below, as a task already inside its body
-// (eager: run up to its first suspension now). A 1 ms deadline can pass
-// before a slow, sanitized loop has given a newly scheduled task its first
-// step, and a task cancelled before that never runs its body, in asyncio
-// too: wait_for then rightly raises timeout_error, and the test would
-// depend on the machine's speed.
-template <class T> task_handle<T> started(task<T> t) {
-    task_options o;
-    o.eager_start = true;
-    return create_task(std::move(t), std::move(o));
-}
+// The tests below give wait_for their inner work started (eager). A 1 ms
+// deadline can pass before a slow, sanitized loop has given a newly
+// scheduled task its first step, and a task cancelled before that never
+// runs its body, in asyncio too: wait_for then rightly raises
+// timeout_error, and the test would depend on the machine's speed.
+using coro_test_util::started;
 
 task<int> slow_with_cleanup(std::vector<std::string>& log) {
     bool cancelled = false;

@@ -3,6 +3,7 @@
 // test time by `openssl req` / `openssl x509`: a throwaway CA, a server
 // certificate for localhost, an expired one, one for another host name, a
 // self-signed one.
+#include "coro_test_util.hpp"
 #include "stream_test_util.hpp"
 
 #include <uvasync/tls.hpp>
@@ -588,21 +589,25 @@ TEST(Tls, StartTlsWithPythonServer) {
     run_test(starttls_with_python(), std::chrono::seconds(60));
 }
 
-// A plain server's connection: upgraded after its "STARTTLS" line, then echoed.
+// A plain server whose connections are upgraded after their "STARTTLS"
+// line, then echoed.
 task<> starttls_then_echo(const tls_context& ctx, stream_reader r, stream_writer w) {
     EXPECT_EQ(co_await r.readline(), "STARTTLS\n");
     co_await w.start_tls(ctx);
     co_await echo(std::move(r), std::move(w));
+}
+task<server> starttls_echo_server(const tls_context& ctx) {
+    auto handler = [&ctx](stream_reader r, stream_writer w) {
+        return starttls_then_echo(ctx, std::move(r), std::move(w));
+    };
+    co_return co_await start_server(handler, "127.0.0.1", 0);
 }
 
 // Both sides ours: the server upgrades an accepted connection, and the
 // client's hello, sent right behind its plain line, is already buffered.
 task<> starttls_both_ours() {
     tls_context server_ctx = tls_context::server(certs().server_cert, certs().server_key);
-    auto handler = [&server_ctx](stream_reader r, stream_writer w) {
-        return starttls_then_echo(server_ctx, std::move(r), std::move(w));
-    };
-    server srv = co_await start_server(handler, "127.0.0.1", 0);
+    server srv = co_await starttls_echo_server(server_ctx);
     auto [r, w] = co_await open_connection("127.0.0.1", srv.port());
     w.write("STARTTLS\n");
     co_await w.start_tls(trusting_client(), "localhost");
@@ -619,26 +624,21 @@ TEST(Tls, StartTlsBothSides) {
     run_test(starttls_both_ours());
 }
 
-// start_tls run eagerly up to where it waits for the peer: the handshake is
-// under way when it returns.
-task_handle<> upgrading(stream_writer& w) {
-    task_options o;
-    o.eager_start = true;
-    return create_task(w.start_tls(trusting_client(), "localhost"), std::move(o));
+// Says STARTTLS, then runs start_tls eagerly up to where it waits for the
+// peer: the handshake is under way when this returns.
+task<task_handle<>> upgrading(stream_writer& w) {
+    w.write("STARTTLS\n");
+    co_await w.drain();
+    co_return coro_test_util::started(w.start_tls(trusting_client(), "localhost"));
 }
 
 // Another task writes while the handshake runs: asyncio buffers the bytes
 // and sends them over TLS once it is over, before what is written after.
 task<> starttls_write_during_handshake() {
     tls_context server_ctx = tls_context::server(certs().server_cert, certs().server_key);
-    auto handler = [&server_ctx](stream_reader r, stream_writer w) {
-        return starttls_then_echo(server_ctx, std::move(r), std::move(w));
-    };
-    server srv = co_await start_server(handler, "127.0.0.1", 0);
+    server srv = co_await starttls_echo_server(server_ctx);
     auto [r, w] = co_await open_connection("127.0.0.1", srv.port());
-    w.write("STARTTLS\n");
-    co_await w.drain();
-    task_handle<> upgrade = upgrading(w);
+    task_handle<> upgrade = co_await upgrading(w);
     EXPECT_FALSE(upgrade.done());
     EXPECT_FALSE(w.tls()); // not over yet
     w.write("early\n");
@@ -677,9 +677,7 @@ task<> starttls_close_during_handshake() {
     server srv = co_await start_server(handler, "127.0.0.1", 0);
     {
         auto [r, w] = co_await open_connection("127.0.0.1", srv.port());
-        w.write("STARTTLS\n");
-        co_await w.drain();
-        task_handle<> upgrade = upgrading(w);
+        task_handle<> upgrade = co_await upgrading(w);
         w.write("last words\n");
         w.close();
         co_await upgrade;
@@ -687,9 +685,7 @@ task<> starttls_close_during_handshake() {
     }
     {
         auto [r, w] = co_await open_connection("127.0.0.1", srv.port());
-        w.write("STARTTLS\n");
-        co_await w.drain();
-        task_handle<> upgrade = upgrading(w);
+        task_handle<> upgrade = co_await upgrading(w);
         w.write("half");
         w.write_eof();
         co_await upgrade;
