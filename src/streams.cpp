@@ -1,5 +1,6 @@
 // Streams: the connection object, stream_reader, stream_writer,
 // open_connection and open_unix_connection.
+#include "find_separator.hpp"
 #include "stream_conn.hpp"
 #include "tls_session.hpp"
 
@@ -46,9 +47,8 @@ struct string_bin {
     }
 };
 thread_local string_bin t_strings;
-} // namespace
 
-std::string reused_string() noexcept {
+[[gnu::always_inline]] inline std::string pop_spare() noexcept {
     string_bin& b = t_strings;
     if (b.count == 0) return {};
     std::string* s = b.slot(--b.count);
@@ -56,6 +56,9 @@ std::string reused_string() noexcept {
     s->~basic_string();
     return out;
 }
+} // namespace
+
+std::string reused_string() noexcept { return pop_spare(); }
 
 void reuse_string(std::string&& s) noexcept {
     string_bin& b = t_strings;
@@ -301,15 +304,11 @@ bool stream_conn::line_found(read_want& w) noexcept {
 }
 
 bool stream_conn::separator_found(read_want& w) noexcept {
-    const std::size_t seplen = w.n;
-    if (rn >= w.scanned + seplen) {
-        const std::size_t f = std::string_view(rp, rn).find(w.separator_view(), w.scanned);
-        if (f != std::string_view::npos) {
-            w.found = f;
-            return true;
-        }
-        w.scanned = rn + 1 - seplen;
+    if (const std::size_t f = find_separator(rp, rn, w.scanned, w.separator_view()); f != std::string_view::npos) {
+        w.found = f;
+        return true;
     }
+    if (rn >= w.scanned + w.n) w.scanned = rn + 1 - w.n; // a separator may still start after this
     return w.scanned > limit;
 }
 
@@ -418,8 +417,11 @@ void stream_conn::append(const char* p, std::size_t n) {
 }
 
 std::string stream_conn::take(std::size_t n) {
-    std::string out = reused_string();
-    out.assign(rp, n);
+    // Into a spare's buffer when one is left; otherwise constructed (which is
+    // cheaper than assigning to an empty string).
+    const bool spare = t_strings.count != 0;
+    std::string out = spare ? pop_spare() : std::string(rp, n);
+    if (spare) out.assign(rp, n);
     consume(n);
     return out;
 }
@@ -712,6 +714,10 @@ void throw_not_connected(const char* what) {
     throw std::logic_error(std::string(what) + ": the stream is not connected (moved from?)");
 }
 
+void throw_empty_separator() {
+    throw std::invalid_argument("readuntil: the separator should be at least one byte long");
+}
+
 void write_queued(stream_core* c, std::string_view data, int sent) { stream_conn::of(c)->queue(data, sent); }
 void write_queued(stream_core* c, std::string&& data, int sent) { stream_conn::of(c)->queue(std::move(data), sent); }
 void write_checked(stream_core* c, std::string_view data) { conn_of(c, "write")->write(data); }
@@ -814,8 +820,6 @@ stream_reader::~stream_reader() {
     if (c_) detail::stream_conn::of(c_)->release_reader();
 }
 
-bool stream_reader::at_eof() const noexcept { return c_ && c_->eof && c_->rn == 0; }
-std::size_t stream_reader::buffered_size() const noexcept { return c_ ? c_->rn : 0; }
 std::size_t stream_reader::limit() const noexcept { return c_ ? c_->limit : default_stream_limit; }
 
 task<std::string> stream_reader::read() {
@@ -829,11 +833,6 @@ task<std::string> stream_reader::read() {
     }
 }
 
-stream_reader::readuntil_op stream_reader::readuntil(std::string_view separator) {
-    detail::stream_conn* c = detail::conn_of(c_, "readuntil");
-    if (separator.empty()) throw std::invalid_argument("readuntil: the separator should be at least one byte long");
-    return readuntil_op(c, separator);
-}
 
 // ---- stream_writer --------------------------------------------------------
 

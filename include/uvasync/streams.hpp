@@ -225,6 +225,8 @@ private:
 
 // std::logic_error "<what>: the stream is not connected (moved from?)".
 [[noreturn]] void throw_not_connected(const char* what);
+// std::invalid_argument: readuntil's separator is empty.
+[[noreturn]] void throw_empty_separator();
 inline stream_core* connected(stream_core* c, const char* what) {
     if (!c) throw_not_connected(what);
     return c;
@@ -292,12 +294,16 @@ public:
     // cleared; expected() == 0). Separator not within the limit:
     // limit_overrun_error, and the data stays in the buffer.
     // `separator` must stay valid until the read completes (a literal does).
-    [[nodiscard]] readuntil_op readuntil(std::string_view separator = "\n");
+    [[nodiscard]] readuntil_op readuntil(std::string_view separator = "\n") {
+        detail::stream_core* c = detail::connected(c_, "readuntil");
+        if (separator.empty()) detail::throw_empty_separator();
+        return readuntil_op(c, separator);
+    }
 
     // EOF was received and the buffer is empty.
-    bool at_eof() const noexcept;
+    bool at_eof() const noexcept { return c_ && c_->eof && c_->rn == 0; }
     // Bytes received and not read yet.
-    std::size_t buffered_size() const noexcept;
+    std::size_t buffered_size() const noexcept { return c_ ? c_->rn : 0; }
     std::size_t limit() const noexcept;
 
 private:
