@@ -2,9 +2,9 @@
 // and size; read_file, write_file, stat. What each test mirrors is named
 // where there is one: aiofiles' tests (tests/test_simple.py,
 // tests/threadpool/test_binary.py) and CPython's test_fileio / test_io.
+#include "open_descriptors.hpp"
 #include "stream_test_util.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -27,15 +27,6 @@ namespace {
 // libuv sets up some process-wide descriptors with the first loop: count
 // after that.
 void warm_libuv() { ua::event_loop().close(); }
-
-std::size_t open_fds() {
-    std::size_t n = 0;
-    DIR* d = ::opendir("/proc/self/fd");
-    while (dirent* e = ::readdir(d))
-        if (e->d_name[0] != '.') ++n;
-    ::closedir(d);
-    return n - 1;
-}
 
 std::uint64_t fnv1a(std::string_view data, std::uint64_t h = 14695981039346656037ull) {
     for (unsigned char c : data) {
@@ -244,11 +235,11 @@ TEST(File, DroppingAFileOrClosingTheLoopFlushesAndCloses) {
     temp_dir dir;
     const std::string dropped = dir / "dropped.txt", kept = dir / "kept.txt";
     warm_libuv();
-    const std::size_t before = open_fds();
+    const std::size_t before = open_descriptors();
     ua::file outlives;
     {
         ua::event_loop loop;
-        const std::size_t with_loop = open_fds();
+        const std::size_t with_loop = open_descriptors();
         outlives = loop.run_until_complete([](std::string dropped, std::string kept) -> ua::task<ua::file> {
             {
                 ua::file f = co_await ua::open_file(dropped, "w");
@@ -259,10 +250,10 @@ TEST(File, DroppingAFileOrClosingTheLoopFlushesAndCloses) {
             co_return g;
         }(dropped, kept));
         EXPECT_EQ(slurp(dropped), "buffered, never flushed");
-        EXPECT_EQ(open_fds(), with_loop + 1); // the dropped one is closed, the kept one open
+        EXPECT_EQ(open_descriptors(), with_loop + 1); // the dropped one is closed, the kept one open
         loop.close();
     }
-    EXPECT_EQ(open_fds(), before);
+    EXPECT_EQ(open_descriptors(), before);
     EXPECT_EQ(slurp(kept), "buffered when the loop closed");
     EXPECT_TRUE(outlives.closed());
 }
@@ -272,7 +263,7 @@ TEST(File, ManyOpensLeaveNoFd) {
     const std::string path = dir / "f";
     put(path, "abc\n");
     warm_libuv();
-    const std::size_t before = open_fds();
+    const std::size_t before = open_descriptors();
     run_test([](std::string path) -> ua::task<> {
         for (int i = 0; i < 1000; ++i) {
             ua::file f = co_await ua::open_file(path, i % 2 ? "r" : "r+");
@@ -280,7 +271,7 @@ TEST(File, ManyOpensLeaveNoFd) {
             if (i % 3) co_await f.close(); // the others close when dropped
         }
     }(path), std::chrono::seconds(60));
-    EXPECT_EQ(open_fds(), before);
+    EXPECT_EQ(open_descriptors(), before);
 }
 
 // ---- errors -------------------------------------------------------------------
@@ -446,7 +437,7 @@ TEST(File, CancellingRegularFileOperations) {
     const std::string path = dir / "big";
     put(path, pattern(16 << 20, 3));
     warm_libuv();
-    const std::size_t before = open_fds();
+    const std::size_t before = open_descriptors();
     run_test([](std::string path) -> ua::task<> {
         for (int i = 0; i < 20; ++i) {
             ua::task_handle<std::string> whole = ua::create_task(ua::read_file(path));
@@ -464,7 +455,7 @@ TEST(File, CancellingRegularFileOperations) {
         EXPECT_THROW((void)co_await part, ua::cancelled_error);
         EXPECT_EQ((co_await f.read(4)).size(), 4u); // the file goes on from where it was
     }(path), std::chrono::seconds(60));
-    EXPECT_EQ(open_fds(), before);
+    EXPECT_EQ(open_descriptors(), before);
 }
 
 } // namespace

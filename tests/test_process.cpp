@@ -2,9 +2,9 @@
 // pipes, wait, communicate, signals, reaping. Each test names the CPython
 // (test_asyncio/test_subprocess.py) or uvloop (tests/test_process.py) test it
 // mirrors, where there is one.
+#include "open_descriptors.hpp"
 #include "stream_test_util.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -32,15 +32,6 @@ namespace {
 const std::vector<std::string> no_args;
 
 // ---- helpers ----------------------------------------------------------------
-
-std::size_t open_fds() {
-    std::size_t n = 0;
-    DIR* d = ::opendir("/proc/self/fd");
-    while (dirent* e = ::readdir(d))
-        if (e->d_name[0] != '.') ++n;
-    ::closedir(d);
-    return n - 1; // the directory's own descriptor
-}
 
 // The first loop and the first spawn of a process set up libuv's
 // process-wide descriptors (its signal pipe) for good: count after them.
@@ -129,7 +120,7 @@ ua::task<std::pair<std::string, int>> output_of(std::string cmd) {
 // uvloop: test_process.py::test_subprocess_fd_leak_2 (normal exit), at scale
 TEST(Process, AThousandSpawnsOfTrueLeaveNoFdAndNoZombie) {
     warm_libuv();
-    const std::size_t before = open_fds();
+    const std::size_t before = open_descriptors();
     run_test([]() -> ua::task<> {
         for (int i = 0; i < 1000; ++i) {
             ua::process p = co_await ua::create_subprocess_exec("/bin/true");
@@ -142,14 +133,14 @@ TEST(Process, AThousandSpawnsOfTrueLeaveNoFdAndNoZombie) {
             EXPECT_EQ(p.returncode(), 0);
         }
     }(), std::chrono::seconds(100));
-    EXPECT_EQ(open_fds(), before);
+    EXPECT_EQ(open_descriptors(), before);
     expect_no_children();
 }
 
 // uvloop: test_process.py::test_subprocess_fd_leak_2, with every stdio a pipe
 TEST(Process, SpawnsWithPipesLeaveNoFd) {
     warm_libuv();
-    const std::size_t before = open_fds();
+    const std::size_t before = open_descriptors();
     run_test([]() -> ua::task<> {
         for (int i = 0; i < 100; ++i) {
             ua::process p = co_await shell("echo out; echo err >&2", piped(true, true, true));
@@ -158,7 +149,7 @@ TEST(Process, SpawnsWithPipesLeaveNoFd) {
             EXPECT_EQ(err, "err\n");
         }
     }(), std::chrono::seconds(60));
-    EXPECT_EQ(open_fds(), before);
+    EXPECT_EQ(open_descriptors(), before);
     expect_no_children();
 }
 
@@ -210,7 +201,7 @@ TEST(Process, ManyWaitersGetTheSameCodeAndWaitAfterExitReturnsAtOnce) {
 // uvloop: test_process.py test_process_executable_1 / CPython: FileNotFoundError from Popen
 TEST(Process, AProgramThatDoesNotExistThrowsENOENT) {
     warm_libuv();
-    const std::size_t before = open_fds();
+    const std::size_t before = open_descriptors();
     run_test([]() -> ua::task<> {
         for (std::string prog : {"/nonexistent/program", "no-such-program-uvasync"}) {
             try {
@@ -225,7 +216,7 @@ TEST(Process, AProgramThatDoesNotExistThrowsENOENT) {
         ua::process_options o = piped(true, true, true);
         EXPECT_THROW((void)co_await ua::create_subprocess_exec("/nonexistent/program", no_args, o), std::system_error);
     }());
-    EXPECT_EQ(open_fds(), before); // uvloop: test_subprocess_fd_leak_1
+    EXPECT_EQ(open_descriptors(), before); // uvloop: test_subprocess_fd_leak_1
     expect_no_children();
 }
 

@@ -5,6 +5,8 @@
 #include <uvasync/event_loop.hpp>
 
 #include <openssl/ssl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <climits>
@@ -309,13 +311,20 @@ void client_core::shut_down_curl() noexcept {
 }
 
 easy_ptr client_core::take_easy() {
+    easy_ptr e;
     if (!spare_.empty()) {
-        easy_ptr e = std::move(spare_.back());
+        e = std::move(spare_.back());
         spare_.pop_back();
-        return e;
+    } else {
+        e.reset(curl_easy_init());
+        if (!e) throw std::runtime_error("http::client: curl_easy_init failed");
     }
-    easy_ptr e(curl_easy_init());
-    if (!e) throw std::runtime_error("http::client: curl_easy_init failed");
+    // The connections this handle opens tell the client when their sockets
+    // come and go (a socket's watch lives as long as the socket).
+    set(e.get(), CURLOPT_OPENSOCKETFUNCTION, &client_core::on_open_socket);
+    set(e.get(), CURLOPT_OPENSOCKETDATA, static_cast<void*>(this));
+    set(e.get(), CURLOPT_CLOSESOCKETFUNCTION, &client_core::on_close_socket);
+    set(e.get(), CURLOPT_CLOSESOCKETDATA, static_cast<void*>(this));
     return e;
 }
 
@@ -342,13 +351,17 @@ int client_core::on_socket(CURL*, curl_socket_t s, int what, void* self, void* w
     auto* c = static_cast<client_core*>(self);
     auto* w = static_cast<socket_watch*>(watch);
     if (what == CURL_POLL_REMOVE) {
+        // The transfer is over; the socket may serve the next one. Its watch
+        // keeps polling (stopping and starting again would cost epoll_ctl
+        // calls), without keeping the loop alive.
         if (w) {
-            c->unwatch(w);
+            w->wanted = false;
+            uv_unref(reinterpret_cast<uv_handle_t*>(&w->poll));
             if (c->multi_) curl_multi_assign(c->multi_, s, nullptr);
         }
         return 0;
     }
-    if (!w) {
+    if (!w && !(w = c->watch_of(s))) {
         w = new (std::nothrow) socket_watch{};
         if (!w) return -1;
         w->core = c;
@@ -358,19 +371,54 @@ int client_core::on_socket(CURL*, curl_socket_t s, int what, void* self, void* w
             return -1;
         }
         w->poll.data = w;
+        try {
+            if (c->watch_by_fd_.size() <= static_cast<std::size_t>(s)) c->watch_by_fd_.resize(s + 1);
+        } catch (...) {
+            c->unwatch(w);
+            return -1;
+        }
+        c->watch_by_fd_[s] = w;
         c->watches_.push_back(w);
+    }
+    if (!w->wanted) {
+        w->wanted = true;
+        uv_ref(reinterpret_cast<uv_handle_t*>(&w->poll));
         curl_multi_assign(c->multi_, s, w);
     }
     int events = 0;
     if (what & CURL_POLL_IN) events |= UV_READABLE;
     if (what & CURL_POLL_OUT) events |= UV_WRITABLE;
-    uv_poll_start(&w->poll, events, &client_core::on_poll);
+    if (events != w->events) {
+        w->events = events;
+        uv_poll_start(&w->poll, events, &client_core::on_poll);
+    }
     return 0;
+}
+
+socket_watch* client_core::watch_of(curl_socket_t s) const noexcept {
+    return s >= 0 && static_cast<std::size_t>(s) < watch_by_fd_.size() ? watch_by_fd_[s] : nullptr;
+}
+
+curl_socket_t client_core::on_open_socket(void* self, curlsocktype, curl_sockaddr* a) noexcept {
+    const curl_socket_t s = ::socket(a->family, a->socktype, a->protocol);
+    // A watch still under this number belongs to a socket closed behind our
+    // back: it must not be taken for this one's.
+    if (s >= 0)
+        if (socket_watch* stale = static_cast<client_core*>(self)->watch_of(s))
+            static_cast<client_core*>(self)->unwatch(stale);
+    return s < 0 ? CURL_SOCKET_BAD : s;
+}
+
+int client_core::on_close_socket(void* self, curl_socket_t s) noexcept {
+    auto* c = static_cast<client_core*>(self);
+    if (socket_watch* w = c->watch_of(s)) c->unwatch(w); // before the number can come back
+    return ::close(s);
 }
 
 void client_core::unwatch(socket_watch* w) noexcept {
     w->unlink();
-    uv_poll_stop(&w->poll); // before libcurl closes the socket, whose number may come back at once
+    if (watch_of(w->fd) == w) watch_by_fd_[w->fd] = nullptr;
+    uv_poll_stop(&w->poll);
     uv_close(reinterpret_cast<uv_handle_t*>(&w->poll),
              [](uv_handle_t* h) { delete static_cast<socket_watch*>(h->data); });
 }
@@ -385,6 +433,11 @@ int client_core::on_timer(CURLM*, long timeout_ms, void* self) noexcept {
 
 void client_core::on_poll(uv_poll_t* h, int status, int events) {
     auto* w = static_cast<socket_watch*>(h->data);
+    if (!w->wanted) { // a kept-alive connection between transfers: closed by the peer, most likely
+        uv_poll_stop(h); // (libcurl sees it when it next uses the connection)
+        w->events = 0;
+        return;
+    }
     int flags = 0;
     if (status < 0) {
         flags = CURL_CSELECT_ERR;

@@ -53,10 +53,15 @@ struct slist_deleter {
 using slist_ptr = std::unique_ptr<curl_slist, slist_deleter>;
 
 // One socket libcurl asked the loop to watch; freed by its close callback.
+// It outlives libcurl's "remove" between two transfers on a kept-alive
+// connection, still polling: the next transfer on the socket then costs no
+// epoll_ctl. It goes when libcurl closes the socket.
 struct socket_watch : uvasync::detail::list_hook<> {
     uv_poll_t poll;
     client_core* core;
     curl_socket_t fd;
+    int events = 0;      // what the poll handle watches now (UV_READABLE, UV_WRITABLE)
+    bool wanted = false; // libcurl watches the socket (a transfer uses it)
 };
 
 // The wait for one transfer, an operation of the cancellation protocol:
@@ -135,6 +140,9 @@ private:
     void shut_down_curl() noexcept;
 
     static int on_socket(CURL* e, curl_socket_t s, int what, void* self, void* watch) noexcept;
+    static curl_socket_t on_open_socket(void* self, curlsocktype purpose, curl_sockaddr* address) noexcept;
+    static int on_close_socket(void* self, curl_socket_t s) noexcept;
+    socket_watch* watch_of(curl_socket_t s) const noexcept;
     static int on_timer(CURLM* m, long timeout_ms, void* self) noexcept;
     static void on_poll(uv_poll_t* h, int status, int events);
     static void on_uv_timer(uv_timer_t* t);
@@ -148,6 +156,7 @@ private:
     CURLM* multi_ = nullptr;
     uvasync::detail::uv_handle<uv_timer_t> timer_;
     uvasync::detail::intrusive_list<socket_watch> watches_;
+    std::vector<socket_watch*> watch_by_fd_;
     uvasync::detail::intrusive_list<transfer_op> ops_; // in the multi handle
     std::vector<easy_ptr> spare_;
     std::size_t active_ = 0;

@@ -1,5 +1,6 @@
 // http::client against servers nobody here wrote (Python's http.server and
 // an aiohttp server, started by the tests), and against http::serve.
+#include "../open_descriptors.hpp"
 #include "http_test_util.hpp"
 
 #include <arpa/inet.h>
@@ -340,5 +341,45 @@ ua::task<> client_closed_while_busy() {
 }
 
 TEST(HttpClient, DestroyingTheClientFailsTransfersInFlight) { run_test(client_closed_while_busy()); }
+
+// A server that promises keep-alive but closes each connection once it has
+// answered: the client's kept connection dies while no transfer uses it
+// (its socket's watch sees the peer go), and the next request connects
+// anew. Every request succeeds, and no descriptor is left behind.
+ua::task<> peer_closes_kept_connections() {
+    int connections = 0;
+    ua::event go_close, closed;
+    auto answer_once = [&](ua::stream_reader r, ua::stream_writer w) -> ua::task<> {
+        ++connections;
+        (void)co_await r.readuntil("\r\n\r\n");
+        w.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+        co_await w.drain();
+        co_await go_close.wait(); // once the client has put the connection back
+        w.close();
+        co_await w.wait_closed();
+        closed.set();
+    };
+    ua::server srv = co_await ua::start_server(answer_once, "127.0.0.1", 0);
+    const std::size_t before = open_descriptors();
+    {
+        http::client session;
+        for (int i = 0; i < 5; ++i) {
+            closed.clear();
+            go_close.clear();
+            http::client_response r = co_await session.get(url(srv.port(), "/"));
+            EXPECT_EQ(r.status, 200);
+            EXPECT_EQ(r.body, "ok");
+            go_close.set();
+            co_await closed.wait();
+            for (int turn = 0; turn < 3; ++turn) co_await ua::sleep(std::chrono::milliseconds(0)); // the EOF arrives
+        }
+    }
+    EXPECT_EQ(connections, 5);
+    EXPECT_TRUE(co_await until([&] { return open_descriptors() == before; }, 100)) << open_descriptors() << " vs " << before;
+    srv.close();
+    co_await srv.wait_closed();
+}
+
+TEST(HttpClient, APeerThatClosesKeptConnectionsCostsANewConnectionEachTime) { run_test(peer_closes_kept_connections()); }
 
 } // namespace
