@@ -419,9 +419,13 @@ void stream_conn::append(const char* p, std::size_t n) {
 std::string stream_conn::take(std::size_t n) {
     // Into a spare's buffer when one is left; otherwise constructed (which is
     // cheaper than assigning to an empty string).
+    // (A spare of the same size, as an echo's are, is only copied into.)
     const bool spare = t_strings.count != 0;
     std::string out = spare ? pop_spare() : std::string(rp, n);
-    if (spare) out.assign(rp, n);
+    if (spare) {
+        if (out.size() != n) out.resize(n);
+        std::memcpy(out.data(), rp, n);
+    }
     consume(n);
     return out;
 }

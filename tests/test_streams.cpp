@@ -357,6 +357,53 @@ task<> write_overloads() {
 
 TEST(StreamWriter, WriteOverloadsAndWritelines) { run_test(write_overloads()); }
 
+// The asyncio way of echoing (read, write(std::move(data)), drain) hands the
+// sent strings' buffers to later reads, old bytes and all: reads of every
+// size, shorter, longer and the same as the string they reuse, return
+// exactly what arrived.
+task<> reads_into_sent_strings() {
+    client_connected_handler h = [](stream_reader r, stream_writer w) -> task<> {
+        for (;;) {
+            std::string data = co_await r.read(64 * 1024);
+            if (data.empty()) break;
+            w.write(std::move(data));
+            co_await w.drain();
+        }
+        w.close();
+    };
+    server srv = co_await start_server(std::move(h), "127.0.0.1", 0);
+    auto [r, w] = co_await open_connection("127.0.0.1", srv.port());
+    // Sent strings of many sizes become the spares (of this thread: the
+    // server's reads take them too), then reads of other sizes take them.
+    std::string expected;
+    const std::size_t sent[] = {100, 20, 3000, 40, 40000, 16, 17, 300};
+    for (std::size_t i = 0; i < std::size(sent); ++i) {
+        std::string message(sent[i], '\0');
+        for (std::size_t k = 0; k < message.size(); ++k) message[k] = static_cast<char>('a' + (i * 7 + k) % 26);
+        expected += message;
+        w.write(std::move(message));
+    }
+    const std::size_t read[] = {17, 3000, 1, 20, 40000, 100, 16, 339};
+    std::size_t at = 0;
+    for (std::size_t n : read) {
+        std::string back = co_await r.readexactly(n);
+        EXPECT_TRUE(back == expected.substr(at, n)) << n << " bytes at " << at;
+        at += n;
+        w.write(std::move(back)); // echoed once more, and a spare again
+    }
+    EXPECT_EQ(at, expected.size());
+    at = 0;
+    for (std::size_t n : sent) {
+        std::string again = co_await r.readexactly(n);
+        EXPECT_TRUE(again == expected.substr(at, n)) << n << " bytes at " << at << ", echoed twice";
+        at += n;
+    }
+    w.write_eof();
+    EXPECT_EQ(co_await r.read(), "");
+}
+
+TEST(StreamReader, ReadsIntoSentStringsReturnExactlyWhatArrived) { run_test(reads_into_sent_strings()); }
+
 task<> write_after_close() {
     server srv = co_await script_server("", false);
     auto [r, w] = co_await open_connection("127.0.0.1", srv.port());
