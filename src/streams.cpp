@@ -424,7 +424,7 @@ std::string stream_conn::take(std::size_t n) {
     std::string out = spare ? pop_spare() : std::string(rp, n);
     if (spare) {
         if (out.size() != n) out.resize(n);
-        std::memcpy(out.data(), rp, n);
+        if (n) std::memcpy(out.data(), rp, n); // (rp may be null when n is 0)
     }
     consume(n);
     return out;
