@@ -1,5 +1,5 @@
 // Helpers shared by the stream tests (test_streams, test_server, test_unix,
-// test_stream_interop).
+// test_stream_interop, test_tls).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -44,6 +44,18 @@ inline std::string pattern(std::size_t n, unsigned seed = 0) {
         s[i] = static_cast<char>(x);
     }
     return s;
+}
+
+// asyncio's echo server: read, write, drain, until EOF; then close.
+inline task<> echo_handler(stream_reader r, stream_writer w) {
+    for (;;) {
+        std::string data = co_await r.read(64 * 1024);
+        if (data.empty()) break;
+        w.write(std::move(data));
+        co_await w.drain();
+    }
+    w.close();
+    co_await w.wait_closed();
 }
 
 // A private temporary directory, removed with its contents.

@@ -14,18 +14,6 @@ using namespace stream_test;
 
 namespace {
 
-// asyncio's echo server: read, write, drain, until EOF; then close.
-task<> echo_handler(stream_reader r, stream_writer w) {
-    for (;;) {
-        std::string data = co_await r.read(64 * 1024);
-        if (data.empty()) break;
-        w.write(std::move(data));
-        co_await w.drain();
-    }
-    w.close();
-    co_await w.wait_closed();
-}
-
 task<> send_all(stream_writer* w, const std::string* data) {
     constexpr std::size_t chunk = 64 * 1024;
     for (std::size_t off = 0; off < data->size(); off += chunk) {

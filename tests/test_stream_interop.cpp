@@ -64,19 +64,8 @@ async def main(port):
 asyncio.run(main(int(sys.argv[1])))
 )PY";
 
-task<> echo(stream_reader r, stream_writer w) {
-    for (;;) {
-        std::string data = co_await r.read(64 * 1024);
-        if (data.empty()) break;
-        w.write(std::move(data));
-        co_await w.drain();
-    }
-    w.close();
-    co_await w.wait_closed();
-}
-
 task<> python_client_against_us(std::string script) {
-    server srv = co_await start_server(echo, "127.0.0.1", 0);
+    server srv = co_await start_server(echo_handler, "127.0.0.1", 0);
     const std::string cmd = std::string(python) + " " + script + " " + std::to_string(srv.port()) + " 2>&1";
     auto job = [cmd] { return run_command(cmd); };
     auto [status, out] = co_await to_thread(job); // the loop serves meanwhile

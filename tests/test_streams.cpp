@@ -362,24 +362,14 @@ TEST(StreamWriter, WriteOverloadsAndWritelines) { run_test(write_overloads()); }
 // size, shorter, longer and the same as the string they reuse, return
 // exactly what arrived.
 task<> reads_into_sent_strings() {
-    client_connected_handler h = [](stream_reader r, stream_writer w) -> task<> {
-        for (;;) {
-            std::string data = co_await r.read(64 * 1024);
-            if (data.empty()) break;
-            w.write(std::move(data));
-            co_await w.drain();
-        }
-        w.close();
-    };
-    server srv = co_await start_server(std::move(h), "127.0.0.1", 0);
+    server srv = co_await start_server(echo_handler, "127.0.0.1", 0);
     auto [r, w] = co_await open_connection("127.0.0.1", srv.port());
     // Sent strings of many sizes become the spares (of this thread: the
     // server's reads take them too), then reads of other sizes take them.
     std::string expected;
     const std::size_t sent[] = {100, 20, 3000, 40, 40000, 16, 17, 300};
     for (std::size_t i = 0; i < std::size(sent); ++i) {
-        std::string message(sent[i], '\0');
-        for (std::size_t k = 0; k < message.size(); ++k) message[k] = static_cast<char>('a' + (i * 7 + k) % 26);
+        std::string message = pattern(sent[i], static_cast<unsigned>(i));
         expected += message;
         w.write(std::move(message));
     }

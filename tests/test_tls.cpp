@@ -240,18 +240,6 @@ struct python_script {
     python_script() { write_file(path, python_peer); }
 };
 
-// The echo handler of our TLS servers: bytes back until EOF.
-task<> echo(stream_reader r, stream_writer w) {
-    for (;;) {
-        std::string data = co_await r.read(64 * 1024);
-        if (data.empty()) break;
-        w.write(std::move(data));
-        co_await w.drain();
-    }
-    w.close();
-    co_await w.wait_closed();
-}
-
 server_options tls_server_options() {
     server_options o;
     o.tls = tls_context::server(certs().server_cert, certs().server_key);
@@ -391,7 +379,7 @@ TEST(Tls, OpensslClientToOurServer) {
 task<> python_client_to_us() {
     python_script py;
     const server_options so = tls_server_options();
-    server srv = co_await start_server(echo, "127.0.0.1", 0, so);
+    server srv = co_await start_server(echo_handler, "127.0.0.1", 0, so);
     std::vector<std::string> args = {py.path, "client", std::to_string(srv.port()), certs().ca};
     for (std::size_t n : sizes) args.push_back(std::to_string(n));
     process p = co_await create_subprocess_exec(python, std::move(args), piped());
@@ -413,7 +401,7 @@ TEST(Tls, PythonAsyncioClientToOurServer) {
 task<server> serve_cert(const std::string& cert, const std::string& key) {
     server_options o;
     o.tls = tls_context::server(cert, key);
-    co_return co_await start_server(echo, "127.0.0.1", 0, o);
+    co_return co_await start_server(echo_handler, "127.0.0.1", 0, o);
 }
 
 // The verify_message of the tls_certificate_error that connecting throws
@@ -538,7 +526,7 @@ task<> alpn_and_versions() {
     auto handler = [&client_subject](stream_reader r, stream_writer w) -> task<> {
         std::optional<tls_info> info = w.tls();
         if (info) client_subject = info->peer_subject + " " + info->alpn_protocol;
-        co_await echo(std::move(r), std::move(w));
+        co_await echo_handler(std::move(r), std::move(w));
     };
     server srv = co_await start_server(handler, "127.0.0.1", 0, so);
     tls_context with_cert = trusting_client();
@@ -594,7 +582,7 @@ TEST(Tls, StartTlsWithPythonServer) {
 task<> starttls_then_echo(const tls_context& ctx, stream_reader r, stream_writer w) {
     EXPECT_EQ(co_await r.readline(), "STARTTLS\n");
     co_await w.start_tls(ctx);
-    co_await echo(std::move(r), std::move(w));
+    co_await echo_handler(std::move(r), std::move(w));
 }
 task<server> starttls_echo_server(const tls_context& ctx) {
     auto handler = [&ctx](stream_reader r, stream_writer w) {
@@ -759,7 +747,7 @@ task<> server_against_bad_clients() {
     int handled = 0;
     auto handler = [&handled](stream_reader r, stream_writer w) {
         ++handled;
-        return echo(std::move(r), std::move(w));
+        return echo_handler(std::move(r), std::move(w));
     };
     server_options so = tls_server_options();
     so.tls_handshake_timeout = std::chrono::milliseconds(500);
