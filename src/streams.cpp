@@ -837,7 +837,6 @@ task<std::string> stream_reader::read() {
     }
 }
 
-
 // ---- stream_writer --------------------------------------------------------
 
 stream_writer& stream_writer::operator=(stream_writer&& o) noexcept {

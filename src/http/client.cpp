@@ -400,13 +400,13 @@ socket_watch* client_core::watch_of(curl_socket_t s) const noexcept {
 }
 
 curl_socket_t client_core::on_open_socket(void* self, curlsocktype, curl_sockaddr* a) noexcept {
+    auto* c = static_cast<client_core*>(self);
     const curl_socket_t s = ::socket(a->family, a->socktype, a->protocol);
+    if (s < 0) return CURL_SOCKET_BAD;
     // A watch still under this number belongs to a socket closed behind our
     // back: it must not be taken for this one's.
-    if (s >= 0)
-        if (socket_watch* stale = static_cast<client_core*>(self)->watch_of(s))
-            static_cast<client_core*>(self)->unwatch(stale);
-    return s < 0 ? CURL_SOCKET_BAD : s;
+    if (socket_watch* stale = c->watch_of(s)) c->unwatch(stale);
+    return s;
 }
 
 int client_core::on_close_socket(void* self, curl_socket_t s) noexcept {
