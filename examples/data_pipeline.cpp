@@ -86,6 +86,12 @@ struct stats {
 
 // Stage 1: files -> records.
 ua::task<> read_files(const std::vector<std::string>& paths, ua::queue<json::value>& records, stats& st) {
+    // Records are parsed with monotonic allocators, each shared by up to
+    // 1,000 records: their keys, objects and strings come from a few large
+    // blocks, freed at once when the last of those records is done with.
+    constexpr std::size_t records_per_allocator = 1000;
+    json::storage_ptr storage;
+    std::size_t parsed = 0;
     for (const std::string& path : paths) {
         const std::string compressed = co_await ua::read_file(path);
         const std::string text = gunzip(compressed, path);
@@ -94,11 +100,9 @@ ua::task<> read_files(const std::vector<std::string>& paths, ua::queue<json::val
             const std::string_view line(text.data() + at, end - at);
             at = end + 1;
             if (line.empty()) continue;
-            // Each record gets a monotonic allocator of its own: its dozen
-            // keys, objects and strings come from one block, freed at once
-            // when the record is done with.
+            if (parsed++ % records_per_allocator == 0) storage = json::make_shared_resource<json::monotonic_resource>();
             boost::system::error_code error;
-            json::value record = json::parse(line, error, json::make_shared_resource<json::monotonic_resource>());
+            json::value record = json::parse(line, error, storage);
             if (error) ++st.skipped;
             else co_await records.put(std::move(record));
         }
