@@ -19,7 +19,6 @@ using namespace std::chrono_literals;
 namespace d = uvasync::detail;
 
 namespace {
-constexpr std::int64_t second = d::frame_cache::idle_release_ns;
 
 std::uint32_t most_over_kept() {
     std::uint32_t most = 0;
