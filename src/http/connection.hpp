@@ -13,6 +13,7 @@
 // loop timer, armed for the earliest deadline, closes what expired.
 #pragma once
 
+#include <uvasync/detail/intrusive_list.hpp>
 #include <uvasync/endpoint.hpp>
 #include <uvasync/event_loop.hpp>
 #include <uvasync/http/router.hpp>
@@ -55,7 +56,12 @@ private:
 
 enum class wait_list : std::uint8_t { none, idle, head, body, linger };
 
-struct connection {
+struct waiting_tag {};
+struct every_tag {};
+using waiting_hook = uvasync::detail::list_hook<waiting_tag>; // on one of the server's wait lists
+using every_hook = uvasync::detail::list_hook<every_tag>;     // on the server's list of every connection
+
+struct connection : waiting_hook, every_hook {
     // The buffer a connection owns while idle: a request that fits is
     // parsed straight from it; a larger one moves to a pooled buffer.
     static constexpr std::size_t own_size = 192;
@@ -80,15 +86,9 @@ struct connection {
     std::size_t begin = 0;
     std::size_t end = 0;
 
-    // On one of the server's wait lists.
-    connection* prev = nullptr;
-    connection* next = nullptr;
+    // The wait list it is on, and when it expires there.
     wait_list list = wait_list::none;
     std::uint64_t deadline = 0; // uv_now() milliseconds
-
-    // On the server's list of every connection.
-    connection* all_prev = nullptr;
-    connection* all_next = nullptr;
 
     std::uint32_t discarded = 0; // bytes thrown away while lingering
     std::uint16_t error_status = 0; // the answer to a bad request
@@ -117,10 +117,7 @@ struct server_core {
         return now() + static_cast<std::uint64_t>(d.count());
     }
 
-    struct list {
-        connection* head = nullptr;
-        connection* tail = nullptr;
-    };
+    using list = uvasync::detail::intrusive_list<connection, waiting_tag>;
     list& list_of(wait_list w) noexcept;
     void link(connection* c, wait_list w, std::uint64_t deadline) noexcept;
     void unlink(connection* c) noexcept;
@@ -144,7 +141,7 @@ struct server_core {
     bool closing = false;
 
     std::size_t open = 0;
-    connection* all = nullptr;
+    uvasync::detail::intrusive_list<connection, every_tag> all;
     list idle, head, body, linger;
 
     timer_handle sweep_timer;

@@ -370,16 +370,12 @@ struct conn_ops {
 connection::connection(core_ref cr, stream_reader r, stream_writer w)
     : core(cr.take()), reader(std::move(r)), writer(std::move(w)), task(current_task().value_or(task_handle<>())), in(own), cap(own_size) {
     ++core->open;
-    all_next = core->all;
-    if (all_next) all_next->all_prev = this;
-    core->all = this;
+    core->all.push_back(this);
 }
 
 connection::~connection() {
     core->unlink(this);
-    if (all_prev) all_prev->all_next = all_next;
-    else core->all = all_next;
-    if (all_next) all_next->all_prev = all_prev;
+    every_hook::unlink();
     --core->open;
     if (ctx) {
         ctx->out.clear();
@@ -462,26 +458,15 @@ server_core::list& server_core::list_of(wait_list w) noexcept {
 }
 
 void server_core::link(connection* c, wait_list w, std::uint64_t when) noexcept {
-    if (c->list != wait_list::none) unlink(c);
-    list& l = list_of(w);
+    unlink(c);
     c->list = w;
     c->deadline = when;
-    c->next = nullptr;
-    c->prev = l.tail;
-    if (l.tail) l.tail->next = c;
-    else l.head = c;
-    l.tail = c;
+    list_of(w).push_back(c);
     if (sweep_at == 0 || when < sweep_at) arm_sweep(when);
 }
 
 void server_core::unlink(connection* c) noexcept {
-    if (c->list == wait_list::none) return;
-    list& l = list_of(c->list);
-    if (c->prev) c->prev->next = c->next;
-    else l.head = c->next;
-    if (c->next) c->next->prev = c->prev;
-    else l.tail = c->prev;
-    c->prev = c->next = nullptr;
+    c->waiting_hook::unlink();
     c->list = wait_list::none;
 }
 
@@ -502,8 +487,9 @@ void server_core::sweep() noexcept {
     const std::uint64_t t = now();
     std::uint64_t earliest = 0;
     for (list* l : {&idle, &head, &body, &linger}) {
-        while (l->head && l->head->deadline <= t) expire(l->head);
-        if (l->head && (earliest == 0 || l->head->deadline < earliest)) earliest = l->head->deadline;
+        connection* c;
+        while ((c = l->front()) && c->deadline <= t) expire(c);
+        if (c && (earliest == 0 || c->deadline < earliest)) earliest = c->deadline;
     }
     if (earliest) arm_sweep(std::max(earliest, t + 1));
 }
@@ -539,8 +525,8 @@ void server_core::close() noexcept {
     if (closing) return;
     closing = true;
     if (tcp.valid()) tcp.close();
-    for (connection* c = all; c;) {
-        connection* next_c = c->all_next;
+    for (connection* c = all.front(); c;) {
+        connection* next_c = all.next(c);
         // Waiting for a request that has not begun, or lingering after the
         // last answer: nothing is in flight.
         if (!c->stopped && (c->list == wait_list::linger ||
@@ -556,7 +542,7 @@ void server_core::close() noexcept {
 }
 
 void server_core::cancel_remaining() noexcept {
-    for (connection* c = all; c; c = c->all_next)
+    for (connection* c = all.front(); c; c = all.next(c))
         if (c->task.valid() && !c->task.done()) c->task.cancel();
 }
 

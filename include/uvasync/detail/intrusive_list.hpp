@@ -1,5 +1,6 @@
 // The one intrusive list of the library: the ready queue, a task's waiters,
-// a lock's waiters, a loop's tasks and resources, a server's clients.
+// a lock's waiters, a loop's tasks and resources, a server's clients, an
+// HTTP server's connections (every one, and those waiting for input).
 //
 // A node carries its own links (a list_hook base), so linking never
 // allocates, and a node leaves its list in O(1) without knowing which list
