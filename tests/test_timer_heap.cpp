@@ -48,7 +48,9 @@ TEST(TimerHeap, MatchesReferenceOrderUnderRandomPushPopRemove) {
                 EXPECT_FALSE(n->armed());
             }
             ASSERT_EQ(heap.size(), reference.size());
-            if (!heap.empty()) ASSERT_EQ(*reference.begin(), std::make_pair(heap.top()->deadline, heap.top()->seq));
+            if (!heap.empty()) {
+                ASSERT_EQ(*reference.begin(), std::make_pair(heap.top()->deadline, heap.top()->seq));
+            }
         }
     }
 }
