@@ -296,12 +296,10 @@ template <class F> handle event_loop::call_soon(F&& fn) {
 }
 
 template <class T> task_handle<T> event_loop::create_task(task<T> t, task_options options) {
-    return detail::spawn(core_, std::move(t), std::move(options));
+    return detail::spawn(core_, t, options.name, options.eager_start);
 }
 template <class T> task_handle<T> event_loop::create_task(task<T> t, std::string name) {
-    task_options options;
-    options.name = std::move(name);
-    return create_task(std::move(t), std::move(options));
+    return detail::spawn(core_, t, name, std::nullopt);
 }
 
 template <class T> T event_loop::run_until_complete(task_handle<T> h) {

@@ -67,15 +67,11 @@ public:
     // Schedules `t` as a child of the group.
     template <class T> task_handle<T> create_task(task<T> t, task_options options) {
         check_open();
-        task_handle<T> h = detail::spawn(parent_->loop(), std::move(t), std::move(options));
-        if (h.done()) child_done(*h.state(), 0, false); // finished eagerly: heard at once, as asyncio
-        else children_.add(h);
-        return h;
+        return watch(detail::spawn(parent_->loop(), t, options.name, options.eager_start));
     }
     template <class T> task_handle<T> create_task(task<T> t, std::string name = {}) {
-        task_options options;
-        options.name = std::move(name);
-        return create_task(std::move(t), std::move(options));
+        check_open();
+        return watch(detail::spawn(parent_->loop(), t, name, std::nullopt));
     }
 
     // Python 3.15's TaskGroup.cancel(): an early exit that is not an error.
@@ -92,6 +88,13 @@ private:
     ~task_group() = default;
 
     void check_open() const;
+    // A new child: watched until it ends (one that finished eagerly is heard
+    // at once, as asyncio).
+    template <class T> task_handle<T> watch(task_handle<T> h) {
+        if (h.done()) child_done(*h.state(), 0, false);
+        else children_.add(h);
+        return h;
+    }
     std::coroutine_handle<> child_done(detail::task_state_base& child, std::size_t, bool) noexcept override;
     const detail::task_state_base* waiting_task() const noexcept override { return parent_; }
     void abort_children();

@@ -82,8 +82,11 @@ private:
     task_state_base* target_;
 };
 
-// A new task of `core` running `t`.
-template <class T> task_handle<T> spawn(loop_core& core, task<T> t, task_options options);
+// A new task of `core` running `t`, named `name` (taken when not empty);
+// eager_start unset: the loop's default. (By reference: create_task's
+// overloads pass what they were given on without moving strings.)
+template <class T>
+task_handle<T> spawn(loop_core& core, task<T>& t, std::string& name, std::optional<bool> eager_start);
 
 } // namespace detail
 
@@ -169,15 +172,16 @@ private:
 };
 
 namespace detail {
-template <class T> task_handle<T> spawn(loop_core& core, task<T> t, task_options options) {
+template <class T>
+task_handle<T> spawn(loop_core& core, task<T>& t, std::string& name, std::optional<bool> eager_start) {
     core.check_open("create_task");
     auto h = t.release();
     if (!h) throw std::invalid_argument("create_task: the task is empty (moved from?)");
     auto* s = new task_state<T>(core, h, h.promise());
-    if (!options.name.empty()) s->set_name(std::move(options.name));
+    if (!name.empty()) s->set_name(std::move(name));
     task_handle<T> handle = task_handle<T>::share(s); // the first reference is the loop's
     // Eager only inside the running loop (asyncio: the eager step needs it).
-    const bool eager = options.eager_start.value_or(core.eager_tasks()) && running_loop() == &core.owner();
+    const bool eager = eager_start.value_or(core.eager_tasks()) && running_loop() == &core.owner();
     core.start_task(*s, eager);
     return handle;
 }
@@ -186,12 +190,10 @@ template <class T> task_handle<T> spawn(loop_core& core, task<T> t, task_options
 // asyncio.create_task: schedules `t` on the running loop (or, eager, runs
 // it at once up to its first suspension).
 template <class T> task_handle<T> create_task(task<T> t, task_options options) {
-    return detail::spawn(detail::running_core(), std::move(t), std::move(options));
+    return detail::spawn(detail::running_core(), t, options.name, options.eager_start);
 }
 template <class T> task_handle<T> create_task(task<T> t, std::string name = {}) {
-    task_options options;
-    options.name = std::move(name);
-    return create_task(std::move(t), std::move(options));
+    return detail::spawn(detail::running_core(), t, name, std::nullopt);
 }
 // Any other awaitable of the library (reader.read(n), lock.acquire(), ...)
 // runs as a task of its own, as asyncio.ensure_future does.
